@@ -323,3 +323,78 @@ def draw_skeleton(ax: Any, seq: Any, edges: Sequence[tuple[int, int]], frame: in
     ax.set_xticks([])
     ax.set_yticks([])
     return ax
+
+
+# --------------------------------------------------------------------------- data and text reports
+def plot_class_counts(labels_by_part: Mapping[str, Any], class_names: Sequence[str],
+                      highlight: Sequence[int] = ()) -> Figure:
+    """Bar chart of samples per class for each part (e.g. train / val / test).
+
+    ``labels_by_part``: part name -> ``(N_part,)`` dataset class ids. Classes in ``highlight``
+    (the unseen ones) are marked with ``*`` in the tick labels.
+    """
+    import pandas as pd
+    import seaborn as sns
+
+    rows = [{"class": f"{c}{'*' if c in set(highlight) else ''} {class_names[c][:28]}", "part": part,
+             "count": int(np.sum(_np(lab) == c))}
+            for part, lab in labels_by_part.items() for c in range(len(class_names))]
+    df = pd.DataFrame(rows)
+    df = df[df.groupby("class")["count"].transform("sum") > 0]
+    fig = Figure(figsize=(max(6.0, 0.35 * df["class"].nunique()), 4.0), layout="constrained")
+    ax = fig.subplots()
+    sns.barplot(data=df, x="class", y="count", hue="part", ax=ax)
+    ax.tick_params(axis="x", rotation=90, labelsize=7)
+    ax.set_title("Samples per class (* = unseen)")
+    return fig
+
+
+def plot_length_histogram(lengths: Any, bins: int = 30) -> Figure:
+    """Histogram of sequence lengths in frames."""
+    fig = Figure(figsize=(5.0, 3.0), layout="constrained")
+    ax = fig.subplots()
+    ax.hist(_np(lengths), bins=bins, color="tab:blue")
+    ax.set_xlabel("frames")
+    ax.set_ylabel("sequences")
+    ax.set_title("Sequence length")
+    return fig
+
+
+def plot_skeleton_grid(sequences: Sequence[Any], lengths: Sequence[int], titles: Sequence[str],
+                       edges: Sequence[tuple[int, int]], cols: int = 7) -> Figure:
+    """One skeleton per panel (its middle frame), e.g. one sample per class.
+
+    ``sequences[i]``: ``(3, T, V, M)`` metres (x right, y up).
+    """
+    n = len(sequences)
+    rows = int(np.ceil(n / cols))
+    fig = Figure(figsize=(1.6 * cols, 1.9 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    for ax in axes:
+        ax.set_axis_off()
+    for ax, seq, length, title in zip(axes, sequences, lengths, titles):
+        draw_skeleton(ax, seq, edges, frame=int(length) // 2)
+        ax.set_title(title[:22], fontsize=7)
+        ax.set_aspect("equal")
+    return fig
+
+
+def plot_class_similarity(class_emb: Any, class_names: Sequence[str], highlight: Sequence[int] = ()
+                          ) -> Figure:
+    """Heatmap of cosine similarity between class embeddings ``(C, D)`` (text space).
+
+    Unseen classes (``highlight``) are marked with ``*``: a reader sees whether they are
+    separable from each other and from the seen classes in text space.
+    """
+    import seaborn as sns
+
+    e = _l2n(_np(class_emb).astype(np.float64))
+    sim = e @ e.T
+    names = [f"{'*' if c in set(highlight) else ''}{n[:24]}" for c, n in enumerate(class_names)]
+    size = max(5.0, 0.3 * len(names))
+    fig = Figure(figsize=(size + 1, size), layout="constrained")
+    ax = fig.subplots()
+    sns.heatmap(sim, xticklabels=names, yticklabels=names, cmap="viridis", ax=ax, square=True)
+    ax.tick_params(labelsize=6)
+    ax.set_title("Cosine similarity of class side information (* = unseen)")
+    return fig

@@ -1,0 +1,75 @@
+"""Command line: ``python -m neuron <command>``.
+
+- ``run STUDY.yaml [--force] [--stages data side_info ...]``: run a study end to end.
+- ``validate FILE.yaml ...``: validate parameter files (datasets, splits, runs, studies).
+- ``expand STUDY.yaml``: list the runs a study expands into.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from neuron.errors import NeuronError
+
+
+def _validate(path: Path) -> str:
+    from neuron import config
+
+    kind = path.parent.name
+    if kind == "datasets":
+        config.from_dict(config.DatasetSpec, config.read_yaml(path), str(path))
+    elif kind == "splits":
+        sp = config.from_dict(config.SplitSpec, config.read_yaml(path), str(path))
+        sp.check_against(len(config.load_dataset_spec(sp.dataset).class_names), str(path))
+    elif kind == "runs":
+        config.load_run_config(path)
+    elif kind == "studies":
+        from neuron.pipeline import expand_study
+
+        return f"{len(expand_study(config.load_study_config(path)))} runs"
+    else:
+        raise NeuronError(f"{path}: not under params/{{datasets,splits,runs,studies}}")
+    return "ok"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m neuron", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p_run = sub.add_parser("run", help="run a study (params/studies/*.yaml)")
+    p_run.add_argument("study", type=Path)
+    p_run.add_argument("--force", action="store_true",
+                       help="rerun every stage and overwrite run folders of other parameters")
+    p_run.add_argument("--stages", nargs="+", default=None,
+                       help="only these stages (data side_info encoder neuron)")
+    p_run.add_argument("--log-output", action="store_true", help="stream notebook output")
+    p_val = sub.add_parser("validate", help="validate parameter files")
+    p_val.add_argument("files", nargs="+", type=Path)
+    p_exp = sub.add_parser("expand", help="list the runs of a study")
+    p_exp.add_argument("study", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "run":
+            from neuron.pipeline import run_study
+
+            out = run_study(args.study, force=args.force, only_stages=args.stages,
+                            log_output=args.log_output)
+            print(f"reports written to {out}")
+        elif args.cmd == "validate":
+            for f in args.files:
+                print(f"{f}: {_validate(f)}")
+        elif args.cmd == "expand":
+            from neuron.config import load_study_config
+            from neuron.pipeline import expand_study
+
+            for r in expand_study(load_study_config(args.study)):
+                print(r.rel_dir)
+    except NeuronError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

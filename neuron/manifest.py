@@ -1,0 +1,80 @@
+"""Run manifests: what produced a set of outputs (parameters, seed, commit, packages, data hashes).
+
+A manifest never holds environment variables or secrets: only the resolved parameters, the seed,
+the git commit, package versions, the device and the hashes of the data and side information.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+from neuron.config import PROJECT_ROOT, RunConfig, to_dict
+from neuron.errors import NeuronError
+from neuron.io import sha256_obj, write_json
+
+PACKAGES = ("torch", "numpy", "scipy", "scikit-learn", "transformers", "sentence-transformers",
+            "papermill", "nbconvert", "pandas", "matplotlib", "seaborn")
+
+
+def git_commit() -> str:
+    """The project's git commit (``+dirty`` when the tree has changes), or ``unknown``."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        return (sha or "unknown") + ("+dirty" if dirty and sha else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def params_hash(cfg: RunConfig) -> str:
+    """Hash of the resolved run parameters (what a run directory is keyed by)."""
+    return sha256_obj(to_dict(cfg))
+
+
+def write_manifest(run_dir: str | Path, cfg: RunConfig, extra: dict | None = None,
+                   force: bool = False) -> dict:
+    """Write ``run_dir/manifest.json``; refuse to mix outputs of different parameters.
+
+    Raises:
+        NeuronError: ``run_dir`` already holds a manifest with other parameters (unless
+            ``force``).
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / "manifest.json"
+    phash = params_hash(cfg)
+    old = json.loads(path.read_text()) if path.exists() else None
+    if old is not None and old.get("params_hash") != phash and not force:
+        raise NeuronError(f"{run_dir}: holds outputs of different parameters "
+                          f"(manifest {old.get('params_hash', '?')[:12]}, now {phash[:12]}); "
+                          "use another run folder or --force")
+    import torch
+
+    manifest = {
+        "params": to_dict(cfg), "params_hash": phash, "seed": cfg.seed, "git_commit": git_commit(),
+        "packages": package_versions(),
+        "device": "cuda" if (cfg.device != "cpu" and torch.cuda.is_available()) else "cpu",
+        "created": (old or {}).get("created", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
+        "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **((old or {}).get("extra") and {"extra": old["extra"]} or {}),
+    }
+    if extra:
+        manifest["extra"] = {**manifest.get("extra", {}), **extra}
+    write_json(path, manifest)
+    return manifest

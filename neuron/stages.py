@@ -1,0 +1,458 @@
+"""The pipeline's stages as plain functions (the notebooks call these and plot the results).
+
+Each stage is content-addressed: its outputs live in the cache under a key that hashes every
+input that can change them, so a stage whose inputs are unchanged is skipped (loaded), and a
+changed input recomputes it. Cache root: ``$NEURON_CACHE`` or ``<project>/runs/.cache``.
+
+- data: processed dataset (``processed/``) + the zero-shot split of the run;
+- side information: embeddings ``(classes, K, D)`` per round (``embeddings/``);
+- encoder: Shift-GCN pre-trained on the seen classes (``encoders/<key>/``, resumable);
+- features: frozen-encoder features of every sample (``features/<key>.pt``, float16);
+- neuron: Neuron, its calibration twin and the baseline, trained and evaluated in the run folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neuron.config import (PROJECT_ROOT, DatasetSpec, RunConfig, SplitSpec, data_root,
+                           load_dataset_spec, load_split_spec, to_dict)
+from neuron.data import ProcessedData, ZeroShotSplit, load_processed, make_split
+from neuron.data.loader import WindowDataset
+from neuron.io import sha256_obj, torch_load, torch_save, write_json
+
+
+def cache_root() -> Path:
+    """``$NEURON_CACHE`` or ``<project>/runs/.cache``."""
+    return Path(os.environ.get("NEURON_CACHE") or PROJECT_ROOT / "runs" / ".cache").resolve()
+
+
+def setup_torch(cfg: RunConfig) -> torch.device:
+    """Seed everything, set threads, pick the device; returns it."""
+    from neuron.train import resolve_device, seed_everything
+
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    seed_everything(cfg.seed)
+    torch.use_deterministic_algorithms(False)
+    return resolve_device(cfg.device)
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class DataBundle:
+    """The processed dataset and this run's zero-shot split."""
+
+    spec: DatasetSpec
+    split_spec: SplitSpec
+    pdata: ProcessedData
+    split: ZeroShotSplit
+    root: Path
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.pdata.class_names
+
+    def windows(self, cfg: RunConfig, indices, train: bool, classes=None) -> WindowDataset:
+        """A :class:`WindowDataset` over ``indices`` (labels mapped to positions in ``classes``)."""
+        from neuron.train import label_map
+
+        d = cfg.data
+        return WindowDataset(self.pdata, indices, d.window, train, d.p_interval,
+                             d.random_rotation if train else 0.0, d.stream, cfg.seed,
+                             label_map(classes) if classes is not None else None)
+
+
+def stage_data(cfg: RunConfig) -> DataBundle:
+    """Load (or build and cache) the processed dataset and make the run's split.
+
+    Raises:
+        DataError: data missing (with where to get it) or a bad file.
+    """
+    spec = load_dataset_spec(cfg.data.dataset)
+    split_spec = load_split_spec(cfg.data.split)
+    root = data_root(cfg.data.data_root)
+    pdata = load_processed(spec, root, cache_root() / "processed", cfg.data.skip_bad,
+                           cfg.data.download)
+    split = make_split(pdata, spec, split_spec, cfg.data.split_index, cfg.data.val_fraction,
+                       cfg.data.pseudo_unseen, cfg.seed)
+    return DataBundle(spec, split_spec, pdata, split, root)
+
+
+def data_summary(bundle: DataBundle) -> dict:
+    """Counts for the manifest and the data report."""
+    s = bundle.split
+    return {"dataset": bundle.spec.name, "samples": len(bundle.pdata), "processed_key": bundle.pdata.key,
+            "seen": s.seen, "unseen": s.unseen, "pseudo_unseen": s.pseudo_unseen, **s.counts(),
+            "skipped": bundle.pdata.skipped}
+
+
+# --------------------------------------------------------------------------- side information
+@dataclass
+class Semantics:
+    """Per-round class embeddings for the run: lists of ``(C_all, K, D)`` float32 tensors."""
+
+    spatial: list[torch.Tensor]
+    temporal: list[torch.Tensor]
+    encoder_id: str
+    source: str
+    dim: int
+
+    def class_means(self) -> torch.Tensor:
+        """``(C_all, D)``: L2-normalised mean of every description embedding of each class
+        (all spatial and temporal levels): the baseline's class embedding."""
+        allv = torch.cat([torch.nn.functional.normalize(x, dim=-1) for x in self.spatial + self.temporal], 1)
+        return torch.nn.functional.normalize(allv.mean(1), dim=-1)
+
+
+def side_info_folder(cfg: RunConfig, root: Path) -> Path | None:
+    """Folder of the six level JSON files for ``cfg.side_info.source`` (None for class names)."""
+    src = cfg.side_info.source
+    if src == "class_names":
+        return None
+    if src == "shipped":
+        return PROJECT_ROOT / "params" / "side_info" / cfg.data.dataset
+    if src in ("paper", "paper_embeddings"):
+        sub = {"ntu60": "ntu", "ntu120": "ntu", "pku_mmd1": "pku"}.get(cfg.data.dataset)
+        if sub is None:
+            from neuron.errors import SideInfoError
+            raise SideInfoError(f"side_info.source={src}: the paper released side information for "
+                                f"NTU and PKU-MMD only, not {cfg.data.dataset}")
+        return root / "neuron_semantics" / sub
+    path = Path(src)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def stage_side_info(cfg: RunConfig, bundle: DataBundle, device: str = "cpu") -> Semantics:
+    """Descriptions -> embeddings per round, cached by encoder id and text hash."""
+    from neuron import text
+    from neuron.side_info import class_name_side_info, load_side_info
+
+    names = bundle.class_names
+    k = cfg.side_info.k
+    folder = side_info_folder(cfg, bundle.root)
+    cache = cache_root() / "embeddings"
+    if cfg.side_info.source == "paper_embeddings":
+        emb = text.load_paper_embeddings(folder, class_names=names)
+    else:
+        if folder is None:
+            info = class_name_side_info(names, k=k)
+        else:
+            info = load_side_info(folder, names, k=k)
+        encoder = text.get_text_encoder(cfg.side_info.encoder, device=device)
+        emb = text.embed_side_info(info, names, encoder, cache)
+    return Semantics([x[:, :k].float() for x in emb.spatial], [x[:, :k].float() for x in emb.temporal],
+                     emb.encoder_id, cfg.side_info.source, int(emb.spatial[0].shape[-1]))
+
+
+# --------------------------------------------------------------------------- encoder
+def encoder_key(cfg: RunConfig, bundle: DataBundle) -> str:
+    """Hash of everything the pre-trained encoder depends on."""
+    d = cfg.data
+    return sha256_obj({"processed": bundle.pdata.key, "split": bundle.split_spec.name,
+                       "index": d.split_index, "seen": bundle.split.seen, "seed": cfg.seed,
+                       "window": d.window, "p": d.p_interval, "rot": d.random_rotation,
+                       "stream": d.stream, "val": d.val_fraction, "train": bundle.split.train.tolist(),
+                       "optim": to_dict(cfg.encoder)})[:16]
+
+
+def build_encoder(bundle: DataBundle, num_classes: int):
+    from neuron.models import ShiftGCN
+
+    return ShiftGCN(num_classes=num_classes, num_point=bundle.pdata.layout.num_joints,
+                    num_person=bundle.spec.num_person)
+
+
+def stage_encoder(cfg: RunConfig, bundle: DataBundle, device: torch.device, progress: bool = True,
+                  stop_after: int | None = None) -> tuple[torch.nn.Module, list[dict], Path]:
+    """Pre-train Shift-GCN on the seen classes (or load it when already trained).
+
+    Returns (encoder in eval mode, per-epoch history, its folder).
+    """
+    from neuron.train import pretrain_encoder, seed_everything
+
+    key = encoder_key(cfg, bundle)
+    folder = cache_root() / "encoders" / key
+    final = folder / "encoder.pt"
+    seen = bundle.split.seen
+    seed_everything(cfg.seed)
+    encoder = build_encoder(bundle, len(seen)).to(device)
+    if final.exists():
+        state = torch_load(final)
+        encoder.load_state_dict(state["model"])
+        encoder.eval()
+        return encoder, list(state["history"]), folder
+    train_set = bundle.windows(cfg, bundle.split.train, True, seen)
+    val_set = bundle.windows(cfg, bundle.split.val, False, seen)
+    res = pretrain_encoder(encoder, train_set, val_set, cfg.encoder, cfg.seed, device,
+                           folder / "checkpoint.pt", progress, {"key": key}, stop_after)
+    if len(res.history) == cfg.encoder.epochs:
+        torch_save({"model": encoder.state_dict(), "history": res.history, "key": key}, final)
+        write_json(folder / "history.json", res.history)
+    return encoder, res.history, folder
+
+
+def stage_features(cfg: RunConfig, bundle: DataBundle, encoder: torch.nn.Module, enc_folder: Path,
+                   device: torch.device, progress: bool = True):
+    """Frozen-encoder features of the split's samples (centred windows), cached as float16.
+
+    Returns a :class:`neuron.train.Features` with ``index`` = dataset sample indices.
+    """
+    from neuron.models import FrozenEncoder
+    from neuron.train import Features, extract_features
+
+    sp = bundle.split
+    idx = np.unique(np.concatenate([sp.train, sp.val, sp.test]))
+    path = enc_folder / f"features-{cfg.data.window}-{sha256_obj(idx.tolist())[:12]}.pt"
+    if path.exists():
+        return Features.from_state(torch_load(path))
+    frozen = FrozenEncoder(encoder)
+    feats = extract_features(frozen, bundle.windows(cfg, idx, False), device, 128, progress)
+    torch_save(feats.to_state(), path)
+    return feats
+
+
+# --------------------------------------------------------------------------- neuron + baseline
+def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_dir: Path,
+                 device: torch.device, progress: bool = True, stop_after: int | None = None) -> dict:
+    """Train and evaluate Neuron (and the baseline) for the run; write ``metrics.json``.
+
+    Trains three models on frozen features of the training samples:
+    the Neuron model on all seen classes, a calibration twin on the seen classes minus the
+    pseudo-unseen ones (scored on the validation samples to choose the GZSL calibration
+    constant: the honest protocol), and the global-alignment baseline (with its own twin).
+
+    Returns the metrics dict (also written to ``run_dir/metrics.json``), including the
+    per-epoch histories, scores for figures under ``run_dir/scores.pt``.
+    """
+    from neuron import evaluate as ev
+    from neuron.models import GlobalAlignment, Neuron
+    from neuron.train import (score_baseline, score_neuron, seed_everything, train_baseline,
+                              train_neuron)
+
+    run_dir = Path(run_dir)
+    split = bundle.split
+    seen, unseen, pseudo = split.seen, split.unseen, split.pseudo_unseen
+    twin_seen = [c for c in seen if c not in pseudo]
+    classes = sorted(seen + unseen)
+    C = bundle.pdata.num_classes
+    f_train, f_val, f_test = feats.take(split.train), feats.take(split.val), feats.take(split.test)
+    f_train_twin = f_train.subset(torch.isin(f_train.labels, torch.as_tensor(twin_seen)))
+    ncfg = to_dict(cfg.neuron)
+    t0 = time.time()
+    fp = {"features": str(bundle.pdata.key), "model": ncfg, "seen": seen}
+
+    def new_neuron():
+        seed_everything(cfg.seed)
+        return Neuron(text_dim=sem.dim, feat_dim=feats.f_s.shape[1], **ncfg).to(device)
+
+    val_classes = sorted(seen)
+    results: dict = {"run": cfg.name, "seed": cfg.seed, "split": f"{cfg.data.split}#{cfg.data.split_index}",
+                     "seen": seen, "unseen": unseen, "pseudo_unseen": pseudo}
+    # --- Neuron
+    model = new_neuron()
+    hist = train_neuron(model, f_train, seen, sem.spatial, sem.temporal, cfg.neuron_train, cfg.seed,
+                        device, run_dir / "neuron.ckpt", progress, fp, stop_after=stop_after)
+    if len(hist.history) < cfg.neuron_train.epochs:
+        return {"interrupted": True, "epochs_done": len(hist.history)}
+    twin = new_neuron()
+    train_neuron(twin, f_train_twin, twin_seen, sem.spatial, sem.temporal, cfg.neuron_train, cfg.seed,
+                 device, run_dir / "neuron_twin.ckpt", progress, {**fp, "twin": twin_seen})
+    s_test = score_neuron(model, f_test, classes, sem.spatial, sem.temporal, device)
+    s_val = score_neuron(twin, f_val, val_classes, sem.spatial, sem.temporal, device)
+    labels = f_test.labels.numpy()
+    rounds = {b: [s_test.full(x, C) for x in s_test.rounds[b]] for b in ("spatial", "temporal")}
+    neuron_metrics = ev.evaluate_run(
+        labels, seen, unseen, spatial=s_test.full(s_test.spatial, C),
+        temporal=s_test.full(s_test.temporal, C), fused=_fused(s_test, cfg, C),
+        rounds={k: v for k, v in rounds.items() if v},
+        val=ev.ValidationScores(_fused(s_val, cfg, C), f_val.labels.numpy(), twin_seen, pseudo))
+    results["neuron"] = neuron_metrics
+    results["neuron_history"] = hist.history
+    results["neuron_seconds"] = time.time() - t0
+    # compactness of unseen-class representations per round (paper Fig. 4d / 5d)
+    from neuron.analysis import compactness
+
+    um = np.isin(labels, unseen)
+    results["compactness"] = {
+        b: [compactness(r[um].numpy(), labels[um])["intra"] for r in reps]
+        for b, reps in (("spatial", s_test.spatial_reps), ("temporal", s_test.temporal_reps)) if reps}
+    torch_save({"labels": torch.as_tensor(labels), "classes": torch.as_tensor(classes),
+                "fused": s_test.fused, "spatial_reps": s_test.spatial_reps,
+                "temporal_reps": s_test.temporal_reps, "temporal_prototypes": s_test.temporal_prototypes},
+               run_dir / "scores.pt")
+    # --- baseline
+    if cfg.baseline.enabled:
+        t1 = time.time()
+        emb = sem.class_means()
+        bfp = {"features": str(bundle.pdata.key), "baseline": to_dict(cfg.baseline), "seen": seen}
+
+        def new_base():
+            seed_everything(cfg.seed)
+            return GlobalAlignment(text_dim=sem.dim, feat_dim=feats.pooled.shape[1],
+                                   hidden=cfg.baseline.hidden,
+                                   logit_scale=cfg.baseline.logit_scale).to(device)
+
+        base = new_base()
+        bh = train_baseline(base, f_train, seen, emb, cfg.baseline_train, cfg.seed, device,
+                            run_dir / "baseline.ckpt", progress, bfp)
+        btwin = new_base()
+        train_baseline(btwin, f_train_twin, twin_seen, emb, cfg.baseline_train, cfg.seed, device,
+                       run_dir / "baseline_twin.ckpt", progress, {**bfp, "twin": twin_seen})
+        b_test = score_baseline(base, f_test, classes, emb, device)
+        b_val = score_baseline(btwin, f_val, val_classes, emb, device)
+        results["baseline"] = ev.evaluate_run(
+            labels, seen, unseen, fused=b_test.full(b_test.fused, C),
+            val=ev.ValidationScores(b_val.full(b_val.fused, C), f_val.labels.numpy(), twin_seen, pseudo))
+        results["baseline_history"] = bh.history
+        results["baseline_seconds"] = time.time() - t1
+        torch_save({"fused": b_test.fused}, run_dir / "baseline_scores.pt")
+    write_json(run_dir / "metrics.json", results)
+    return results
+
+
+def _fused(scores, cfg: RunConfig, num_classes: int) -> np.ndarray:
+    """Fused final-round scores for evaluation: the mean of the branches' log-softmax (over the
+    scored classes) per ``neuron.fusion``. Unlike a sum of softmax probabilities, a log-softmax
+    differs from the logits by a per-sample constant, so a calibration constant chosen on
+    validation classes carries over to the test's class set."""
+    from neuron.evaluate import fuse_scores
+
+    f = cfg.neuron.fusion
+    sp = scores.spatial if f in ("sum_softmax", "spatial") else None
+    tp = scores.temporal if f in ("sum_softmax", "temporal") else None
+    fused = torch.as_tensor(fuse_scores(sp, tp))
+    return scores.full(fused, num_classes)
+
+
+def run_all(cfg: RunConfig, run_dir: Path, progress: bool = True) -> dict:
+    """Every stage in order for one run, in-process (what the notebooks do, without plots)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = setup_torch(cfg)
+    bundle = stage_data(cfg)
+    sem = stage_side_info(cfg, bundle, device=str(device))
+    encoder, _, folder = stage_encoder(cfg, bundle, device, progress)
+    feats = stage_features(cfg, bundle, encoder, folder, device, progress)
+    return stage_neuron(cfg, bundle, sem, feats, run_dir, device, progress)
+
+
+def read_metrics(run_dir: Path) -> dict:
+    """``run_dir/metrics.json`` as a dict."""
+    return json.loads((Path(run_dir) / "metrics.json").read_text())
+
+
+# --------------------------------------------------------------------------- report helpers
+def side_info_examples(cfg: RunConfig, bundle: DataBundle, class_id: int, n: int = 3):
+    """A table of the first ``n`` descriptions of one class at every level."""
+    import pandas as pd
+
+    from neuron.side_info import LEVELS, class_name_side_info, load_side_info
+
+    folder = side_info_folder(cfg, bundle.root)
+    names = bundle.class_names
+    if cfg.side_info.source == "paper_embeddings":
+        folder = folder  # the released JSON sit beside the tensors
+    info = (class_name_side_info(names, k=cfg.side_info.k) if folder is None
+            else load_side_info(folder, names, k=cfg.side_info.k))
+    name = names[class_id]
+    return pd.DataFrame([{"level": lv, "#": i + 1, "description": d}
+                         for lv in LEVELS for i, d in enumerate(info[lv][name][:n])]).set_index(["level", "#"])
+
+
+METRIC_COLUMNS = {
+    "ZSL top-1": "zsl_top1", "ZSL top-5": "zsl_top5", "GZSL seen": "gzsl_seen",
+    "GZSL unseen": "gzsl_unseen", "GZSL H": "gzsl_h",
+}
+
+
+def results_table(metrics: dict):
+    """One run's results: rows method x protocol, columns ZSL / GZSL metrics (%)."""
+    import pandas as pd
+
+    rows = []
+    for method in ("neuron", "baseline"):
+        m = metrics.get(method)
+        if not m:
+            continue
+        for proto in ("honest", "paper"):
+            row = {"method": method, "protocol": proto}
+            for col, key in METRIC_COLUMNS.items():
+                row[col] = m.get(f"{proto}/{key}")
+            if any(v is not None for k, v in row.items() if k not in ("method", "protocol")):
+                rows.append(row)
+    return pd.DataFrame(rows).set_index(["method", "protocol"]).astype(float).round(2)
+
+
+def load_scores(run_dir: Path) -> dict:
+    """The test scores and representations saved by :func:`stage_neuron`, as numpy."""
+    s = torch_load(Path(run_dir) / "scores.pt")
+    labels = s["labels"].numpy()
+    classes = s["classes"].numpy()
+    return {"labels": labels, "classes": classes, "fused": s["fused"].numpy(),
+            "unseen_mask": None, "spatial_reps": [r.numpy() for r in s["spatial_reps"]],
+            "temporal_reps": [r.numpy() for r in s["temporal_reps"]],
+            "temporal_prototypes": [q.numpy() for q in s["temporal_prototypes"]]}
+
+
+def unseen_confusion(scores: dict, unseen: list[int]):
+    """(confusion matrix over unseen classes, per-class ZSL accuracy dict); sets ``unseen_mask``."""
+    from neuron.evaluate import confusion_matrix_unseen, per_class_accuracy
+
+    C = int(max(scores["classes"].max(), scores["labels"].max())) + 1
+    full = np.full((len(scores["labels"]), C), -1e4, dtype=np.float32)
+    full[:, scores["classes"]] = scores["fused"]
+    scores["unseen_mask"] = np.isin(scores["labels"], unseen)
+    return (confusion_matrix_unseen(full, scores["labels"], unseen),
+            per_class_accuracy(full, scores["labels"], unseen, candidates=unseen))
+
+
+def summarise_study(rows: list[dict], report_dir: Path, study_name: str) -> dict:
+    """Aggregate a study's result rows; write results.csv / results.json / figures.
+
+    Returns ``{"table": DataFrame, "files": [names], "figures": {name: Figure}}``.
+    """
+    import pandas as pd
+
+    from neuron.analysis import plot_metric_vs_param, save_figure
+    from neuron.evaluate import aggregate
+
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    if not rows:
+        raise FileNotFoundError(f"study {study_name}: no metrics.json found")
+    agg = aggregate(rows, by=["point", "method"])
+    cols = ["point", "method", "n"]
+    for proto in ("honest", "paper"):
+        for key in METRIC_COLUMNS.values():
+            for stat in ("mean", "std"):
+                c = f"{proto}/{key}_{stat}"
+                if c in agg.columns:
+                    cols.append(c)
+    table = agg[cols].round(2)
+    per_run = pd.DataFrame(rows)
+    per_run.to_csv(report_dir / "runs.csv", index=False)
+    agg.to_csv(report_dir / "results.csv", index=False)
+    write_json(report_dir / "results.json", {"study": study_name, "summary": agg.to_dict("records"),
+                                             "runs": rows})
+    figs = {}
+    points = per_run["point"].unique()
+    params = sorted({p.split("=")[0] for pt in points for p in pt.split(",") if "=" in p})
+    for param in params:
+        df = per_run.copy()
+        df[param] = df["point"].map(lambda pt: dict(x.split("=", 1) for x in pt.split(",") if "=" in x).get(param))
+        try:
+            df[param] = pd.to_numeric(df[param])
+        except (ValueError, TypeError):
+            pass
+        fig = plot_metric_vs_param(df[df["method"] == "neuron"], param)
+        save_figure(fig, report_dir / f"sweep_{param}")
+        figs[f"sweep_{param}"] = fig
+    files = sorted(p.name for p in report_dir.iterdir() if p.is_file() and p.suffix in (".csv", ".json"))
+    return {"table": table.set_index(["point", "method"]), "files": files, "figures": figs}

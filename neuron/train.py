@@ -1,0 +1,397 @@
+"""Training: Shift-GCN pre-training on seen classes, frozen-feature extraction, Neuron and the
+global-alignment baseline, with resumable checkpoints.
+
+Every loop is deterministic on CPU for a given seed: model initialisation is seeded, the batch
+order of epoch ``e`` comes from a generator seeded with ``(seed, e)`` and the augmentation of
+sample ``j`` in epoch ``e`` from ``(seed, e, j)`` (see :class:`neuron.data.loader.WindowDataset`).
+A checkpoint holds model, optimizer, scheduler, RNG state and history after each epoch, written
+atomically; a run restarted with the same checkpoint path continues from the last finished epoch
+and ends with the same weights as an uninterrupted run.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from neuron.config import OptimConfig, to_dict
+from neuron.errors import NeuronError
+from neuron.io import sha256_obj, torch_load, torch_save
+
+
+# --------------------------------------------------------------------------- utilities
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; otherwise ``torch.device(name)``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def make_optimizer(params, cfg: OptimConfig) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """SGD (momentum, Nesterov, weight decay) with linear warm-up and step decay per epoch."""
+    opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                          weight_decay=cfg.weight_decay)
+
+    def factor(epoch: int) -> float:
+        warm = (epoch + 1) / cfg.warmup_epochs if epoch < cfg.warmup_epochs else 1.0
+        return warm * cfg.gamma ** sum(epoch >= s for s in cfg.steps)
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+@dataclass
+class FitResult:
+    """What a training loop returns: per-epoch history and the epoch it resumed from (0 = fresh)."""
+
+    history: list[dict]
+    resumed_from: int
+
+
+def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[nn.Module, tuple], Tensor],
+        seed: int, device: torch.device, checkpoint: Path | None = None,
+        evaluate: Callable[[nn.Module], dict] | None = None, desc: str = "train",
+        fingerprint: dict | None = None, progress: bool = True,
+        stop_after: int | None = None) -> FitResult:
+    """Train ``model`` for ``cfg.epochs`` epochs with resumable checkpoints.
+
+    Args:
+        model: the module to train (already on ``device``).
+        train_set: a map-style dataset; if it has ``set_epoch`` it is called every epoch.
+        cfg: optimiser settings.
+        step: ``step(model, batch) -> loss`` (batch already on ``device``).
+        seed: seeds the epoch's batch order.
+        checkpoint: where to save after every epoch and resume from.
+        evaluate: ``evaluate(model) -> dict`` of metrics added to the epoch's history.
+        fingerprint: parameters the checkpoint must match to be resumed (else NeuronError).
+        stop_after: stop after this many epochs in this call (tests of resume).
+
+    Raises:
+        NeuronError: a checkpoint exists for different parameters (delete it or use --force), or
+            the loss became NaN (naming the epoch).
+    """
+    from tqdm import tqdm
+
+    opt, sched = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
+    history: list[dict] = []
+    start = 0
+    fp = sha256_obj({"optim": to_dict(cfg), "seed": seed, **(fingerprint or {})})
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = torch_load(checkpoint)
+        if state.get("fingerprint") != fp:
+            raise NeuronError(f"{checkpoint}: checkpoint was made with different parameters; "
+                              "delete it or rerun with --force")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        history = list(state["history"])
+        start = int(state["epoch"])
+    resumed_from = start
+    done_here = 0
+    for epoch in range(start, cfg.epochs):
+        if stop_after is not None and done_here >= stop_after:
+            break
+        if hasattr(train_set, "set_epoch"):
+            train_set.set_epoch(epoch)
+        gen = torch.Generator().manual_seed(seed * 100003 + epoch)
+        loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen,
+                            drop_last=len(train_set) > cfg.batch_size, num_workers=0,
+                            pin_memory=device.type == "cuda")
+        model.train()
+        total, count = 0.0, 0
+        bar = tqdm(loader, desc=f"{desc} epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                   disable=not progress)
+        for batch in bar:
+            batch = tuple(b.to(device, non_blocking=True) if isinstance(b, Tensor) else b for b in batch)
+            loss = step(model, batch)
+            if not torch.isfinite(loss):
+                raise NeuronError(f"{desc}: loss became {loss.item()} in epoch {epoch + 1}; "
+                                  "lower the learning rate")
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            n = len(batch[-1])
+            total += loss.item() * n
+            count += n
+            bar.set_postfix(loss=f"{total / max(count, 1):.4f}")
+        record = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "loss": total / max(count, 1)}
+        sched.step()
+        if evaluate is not None:
+            model.eval()
+            with torch.no_grad():
+                record.update(evaluate(model))
+        history.append(record)
+        done_here += 1
+        if checkpoint is not None:
+            torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(),
+                        "history": history, "epoch": epoch + 1, "fingerprint": fp}, checkpoint)
+    model.eval()
+    return FitResult(history, resumed_from)
+
+
+# --------------------------------------------------------------------------- encoder
+def label_map(classes: Sequence[int]) -> dict[int, int]:
+    """Dataset class id -> position in ``classes`` (the target index of a classifier)."""
+    return {int(c): i for i, c in enumerate(classes)}
+
+
+def pretrain_encoder(encoder: nn.Module, train_set: Dataset, val_set: Dataset | None, cfg: OptimConfig,
+                     seed: int, device: torch.device, checkpoint: Path | None = None,
+                     progress: bool = True, fingerprint: dict | None = None,
+                     stop_after: int | None = None) -> FitResult:
+    """Pre-train Shift-GCN with cross-entropy on seen classes (labels already mapped to 0..S-1).
+
+    ``val_set`` (held-out seen-class samples) gives ``val_acc`` (%) per epoch.
+    """
+    ce = nn.CrossEntropyLoss()
+
+    def step(model, batch):
+        x, y = batch
+        return ce(model(x).logits, y)
+
+    def evaluate(model):
+        if val_set is None:
+            return {}
+        logits, labels = predict_logits(model, val_set, device, cfg.batch_size)
+        return {"val_acc": float((logits.argmax(1) == labels).float().mean() * 100)}
+
+    return fit(encoder, train_set, cfg, step, seed, device, checkpoint, evaluate, "encoder",
+               fingerprint, progress, stop_after)
+
+
+@torch.no_grad()
+def predict_logits(encoder: nn.Module, dataset: Dataset, device: torch.device,
+                   batch_size: int = 64) -> tuple[Tensor, Tensor]:
+    """Encoder logits ``(N, classes)`` and labels ``(N,)`` over ``dataset`` (eval mode)."""
+    encoder.eval()
+    outs, labels = [], []
+    for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        outs.append(encoder(x.to(device)).logits.float().cpu())
+        labels.append(torch.as_tensor(y))
+    return torch.cat(outs), torch.cat(labels)
+
+
+@dataclass
+class Features:
+    """Frozen-encoder features of a set of samples (what Neuron and the baseline need).
+
+    Attributes:
+        f_s: ``(N, 256, V)`` spatial features (cube mean over time).
+        f_t: ``(N, 256, T')`` temporal features (cube mean over joints).
+        pooled: ``(N, 256)`` global feature.
+        labels: ``(N,)`` dataset class ids.
+    Stored as float16 on disk (bytes per sample: ``2 * 256 * (V + T' + 1)``; 21.5 KB for
+    V = 25, T' = 16), float32 in memory.
+    """
+
+    f_s: Tensor
+    f_t: Tensor
+    pooled: Tensor
+    labels: Tensor
+    index: Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, mask: Tensor | np.ndarray) -> "Features":
+        """Rows selected by a boolean mask or positions."""
+        mask = torch.as_tensor(mask)
+        idx = None if self.index is None else self.index[mask]
+        return Features(self.f_s[mask], self.f_t[mask], self.pooled[mask], self.labels[mask], idx)
+
+    def take(self, dataset_indices: np.ndarray | Tensor) -> "Features":
+        """Rows of the given dataset sample indices (requires ``index``).
+
+        Raises:
+            KeyError: a requested sample has no features.
+        """
+        pos = {int(j): i for i, j in enumerate(self.index.tolist())}
+        try:
+            rows = [pos[int(j)] for j in torch.as_tensor(dataset_indices).tolist()]
+        except KeyError as e:
+            raise KeyError(f"no cached features for sample {e.args[0]}") from None
+        return self.subset(torch.as_tensor(rows, dtype=torch.long))
+
+    def to_state(self) -> dict:
+        return {"f_s": self.f_s.half(), "f_t": self.f_t.half(), "pooled": self.pooled.half(),
+                "labels": self.labels, "index": self.index}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "Features":
+        return cls(state["f_s"].float(), state["f_t"].float(), state["pooled"].float(),
+                   state["labels"].long(), state.get("index"))
+
+
+@torch.no_grad()
+def extract_features(encoder: nn.Module, dataset: Dataset, device: torch.device,
+                     batch_size: int = 64, progress: bool = False) -> Features:
+    """Run the frozen encoder (eval mode, BatchNorm statistics untouched) over ``dataset``.
+
+    Items of ``dataset`` are ``(x (3, T, V, M), dataset label)``.
+    """
+    from tqdm import tqdm
+
+    from neuron.models import split_cube
+
+    encoder.eval()
+    fs, ft, pooled, labels = [], [], [], []
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    for x, y in tqdm(loader, desc="features", leave=False, disable=not progress):
+        out = encoder(x.to(device))
+        s, t = split_cube(out.cube)
+        fs.append(s.float().cpu())
+        ft.append(t.float().cpu())
+        pooled.append(out.pooled.float().cpu())
+        labels.append(torch.as_tensor(y))
+    index = getattr(dataset, "indices", None)
+    return Features(torch.cat(fs), torch.cat(ft), torch.cat(pooled), torch.cat(labels),
+                    None if index is None else torch.as_tensor(index, dtype=torch.long))
+
+
+# --------------------------------------------------------------------------- Neuron / baseline
+def _targets(labels: Tensor, classes: Sequence[int]) -> Tensor:
+    lut = torch.full((int(max(max(classes), int(labels.max())) + 1),), -1, dtype=torch.long)
+    lut[torch.as_tensor(list(classes))] = torch.arange(len(classes))
+    t = lut[labels]
+    if (t < 0).any():
+        bad = int(labels[t < 0][0])
+        raise NeuronError(f"label {bad} is not among the training classes {list(classes)}")
+    return t
+
+
+def select_semantics(levels: Sequence[Tensor], classes: Sequence[int]) -> list[Tensor]:
+    """Rows ``classes`` of each level tensor ``(C_all, K, D)`` -> list of ``(len(classes), K, D)``."""
+    idx = torch.as_tensor(list(classes))
+    return [lv[idx] for lv in levels]
+
+
+def train_neuron(model: nn.Module, feats: Features, classes: Sequence[int], spatial_sem: Sequence[Tensor],
+                 temporal_sem: Sequence[Tensor], cfg: OptimConfig, seed: int, device: torch.device,
+                 checkpoint: Path | None = None, progress: bool = True, fingerprint: dict | None = None,
+                 evaluate: Callable[[nn.Module], dict] | None = None,
+                 stop_after: int | None = None) -> FitResult:
+    """Train Neuron on cached frozen features of seen-class samples.
+
+    Args:
+        feats: features of the training samples; labels are dataset class ids in ``classes``.
+        classes: the training (seen) classes; targets are positions in this list.
+        spatial_sem, temporal_sem: per-round ``(C_all, K, D)`` embeddings of all classes.
+    Loss: :func:`neuron.models.neuron_loss` (mean CE over rounds and branches, paper Sec. 3.4).
+    """
+    from neuron.models import neuron_loss
+
+    sp = [s.to(device) for s in select_semantics(spatial_sem, classes)]
+    tp = [t.to(device) for t in select_semantics(temporal_sem, classes)]
+    data = TensorDataset(feats.f_s, feats.f_t, _targets(feats.labels, classes))
+
+    def step(m, batch):
+        f_s, f_t, y = batch
+        return neuron_loss(m(f_s, f_t, sp, tp), y)
+
+    return fit(model, data, cfg, step, seed, device, checkpoint, evaluate, "neuron", fingerprint,
+               progress, stop_after)
+
+
+def train_baseline(model: nn.Module, feats: Features, classes: Sequence[int], class_emb: Tensor,
+                   cfg: OptimConfig, seed: int, device: torch.device, checkpoint: Path | None = None,
+                   progress: bool = True, fingerprint: dict | None = None) -> FitResult:
+    """Train the global-alignment baseline on pooled features; ``class_emb`` is ``(C_all, D)``."""
+    emb = class_emb[torch.as_tensor(list(classes))].to(device)
+    data = TensorDataset(feats.pooled, _targets(feats.labels, classes))
+    ce = nn.CrossEntropyLoss()
+
+    def step(m, batch):
+        x, y = batch
+        return ce(m(x, emb), y)
+
+    return fit(model, data, cfg, step, seed, device, checkpoint, None, "baseline", fingerprint,
+               progress)
+
+
+@dataclass
+class Scores:
+    """Scores of a model over ``classes`` (column j = dataset class ``classes[j]``).
+
+    ``fused`` ``(N, C)``; ``spatial`` / ``temporal`` final-round logits (or None);
+    ``rounds`` = {"spatial": [(N, C)] per round, "temporal": [...]};
+    ``spatial_reps`` / ``temporal_reps``: per-round representations ``(N, D)``;
+    ``temporal_prototypes``: per-round ``(N, P, 256)`` (first 16 samples only, for figures).
+    """
+
+    classes: list[int]
+    fused: Tensor
+    spatial: Tensor | None = None
+    temporal: Tensor | None = None
+    rounds: dict | None = None
+    spatial_reps: list[Tensor] | None = None
+    temporal_reps: list[Tensor] | None = None
+    temporal_prototypes: list[Tensor] | None = None
+
+    def full(self, x: Tensor | None, num_classes: int, fill: float = -1e4) -> np.ndarray | None:
+        """Scatter ``(N, C)`` scores into ``(N, num_classes)`` (absent classes = ``fill``)."""
+        if x is None:
+            return None
+        out = np.full((x.shape[0], num_classes), fill, dtype=np.float32)
+        out[:, self.classes] = x.numpy()
+        return out
+
+
+@torch.no_grad()
+def score_neuron(model: nn.Module, feats: Features, classes: Sequence[int], spatial_sem: Sequence[Tensor],
+                 temporal_sem: Sequence[Tensor], device: torch.device, batch_size: int = 256) -> Scores:
+    """Score ``feats`` against ``classes`` with a trained Neuron (eval mode)."""
+    model.eval()
+    sp = [s.to(device) for s in select_semantics(spatial_sem, classes)]
+    tp = [t.to(device) for t in select_semantics(temporal_sem, classes)]
+    acc: dict[str, list] = {k: [] for k in ("fused", "sr", "tr", "srep", "trep")}
+    protos = None
+    for i in range(0, len(feats), batch_size):
+        out = model(feats.f_s[i:i + batch_size].to(device), feats.f_t[i:i + batch_size].to(device), sp, tp)
+        acc["fused"].append(out.scores.float().cpu())
+        acc["sr"].append([x.float().cpu() for x in out.spatial_logits])
+        acc["tr"].append([x.float().cpu() for x in out.temporal_logits])
+        acc["srep"].append([x.float().cpu() for x in out.spatial_reps])
+        acc["trep"].append([x.float().cpu() for x in out.temporal_reps])
+        if protos is None:
+            protos = [q[:16].float().cpu() for q in out.temporal_prototypes]
+
+    def cat_rounds(key):
+        parts = acc[key]
+        if not parts or not parts[0]:
+            return []
+        return [torch.cat([p[r] for p in parts]) for r in range(len(parts[0]))]
+
+    sr, tr = cat_rounds("sr"), cat_rounds("tr")
+    return Scores(list(classes), torch.cat(acc["fused"]), sr[-1] if sr else None,
+                  tr[-1] if tr else None, {"spatial": sr, "temporal": tr}, cat_rounds("srep"),
+                  cat_rounds("trep"), protos or [])
+
+
+@torch.no_grad()
+def score_baseline(model: nn.Module, feats: Features, classes: Sequence[int], class_emb: Tensor,
+                   device: torch.device) -> Scores:
+    """Score ``feats`` against ``classes`` with the trained baseline."""
+    model.eval()
+    emb = class_emb[torch.as_tensor(list(classes))].to(device)
+    return Scores(list(classes), model(feats.pooled.to(device), emb).float().cpu())
+
+
+def accuracy(scores: Tensor, labels: Tensor, classes: Sequence[int]) -> float:
+    """Top-1 accuracy (%) of ``scores (N, len(classes))`` against dataset labels."""
+    pred = torch.as_tensor(list(classes))[scores.argmax(1)]
+    return float((pred == labels).float().mean() * 100) if len(labels) else math.nan

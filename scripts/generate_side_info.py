@@ -1,0 +1,90 @@
+#!/usr/bin/env python
+"""Generate LLM side information for one dataset (Neuron, CVPR 2025, Sec. 3.2); resumable.
+
+Examples:
+  # offline, tiny local model (what produced params/side_info/*):
+  python scripts/generate_side_info.py utd_mhad --backend smollm2 --strategy pool \
+      --num-samples 6 --max-calls 4 --max-new-tokens 200 --out params/side_info/utd_mhad
+  # any OpenAI-compatible server (key read from the env var named by --api-key-env):
+  python scripts/generate_side_info.py nw_ucla --backend openai --model gpt-4o-mini \
+      --out runs/side_info/nw_ucla
+
+Class names come from params/datasets/<dataset>.yaml (key ``class_names``) unless
+--classes "a;b;c" is given. Rerunning the same command continues where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("dataset")
+    ap.add_argument("--backend", choices=["openai", "transformers", "smollm2"], default="smollm2")
+    ap.add_argument("--model", help="model name (openai) or folder/hub id (transformers)")
+    ap.add_argument("--gguf-file", help="GGUF file inside --model (transformers)")
+    ap.add_argument("--base-url", help="OpenAI-compatible API root, e.g. http://127.0.0.1:8000/v1")
+    ap.add_argument("--api-key-env", default="OPENAI_API_KEY",
+                    help="NAME of the environment variable holding the API key")
+    ap.add_argument("--no-key", action="store_true", help="server needs no key (local vLLM/Ollama)")
+    ap.add_argument("--out", required=True, help="output folder (level JSONs + generation_log.jsonl)")
+    ap.add_argument("--classes", help="';'-separated class names (default: params/datasets/<dataset>.yaml)")
+    ap.add_argument("--limit", type=int, help="only the first N classes")
+    ap.add_argument("-k", type=int, default=10)
+    ap.add_argument("--strategy", choices=["strict", "pool"], default=None,
+                    help="default: pool for smollm2, strict otherwise")
+    ap.add_argument("--max-attempts", type=int, default=3)
+    ap.add_argument("--max-calls", type=int, default=4)
+    ap.add_argument("--num-samples", type=int, default=1)
+    ap.add_argument("--dialogues", default="spatial,temporal")
+    ap.add_argument("--temperature", type=float, default=0.7)
+    ap.add_argument("--top-p", type=float, default=0.9)
+    ap.add_argument("--max-new-tokens", type=int, default=384)
+    ap.add_argument("--device", default="cpu")
+    a = ap.parse_args(argv)
+
+    from neuron.side_info import generate_side_info, get_backend
+
+    if a.classes:
+        classes = [c.strip() for c in a.classes.split(";") if c.strip()]
+    else:
+        import yaml
+
+        with open(f"params/datasets/{a.dataset}.yaml", encoding="utf-8") as fh:
+            classes = yaml.safe_load(fh)["class_names"]
+    if a.limit:
+        classes = classes[: a.limit]
+    if a.backend == "openai":
+        if not a.model:
+            ap.error("--model is required for --backend openai")
+        backend = get_backend("openai", model=a.model, base_url=a.base_url, api_key_env=a.api_key_env,
+                              require_key=not a.no_key, temperature=a.temperature, top_p=a.top_p,
+                              max_tokens=a.max_new_tokens)
+    else:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1") if a.backend == "smollm2" else None
+        kw = dict(max_new_tokens=a.max_new_tokens, temperature=a.temperature, top_p=a.top_p,
+                  device=a.device)
+        if a.backend == "transformers":
+            if not a.model:
+                ap.error("--model is required for --backend transformers")
+            kw.update(model=a.model, gguf_file=a.gguf_file)
+        backend = get_backend(a.backend, **kw)
+    strategy = a.strategy or ("pool" if a.backend == "smollm2" else "strict")
+    t0 = time.time()
+    generate_side_info(classes, backend, a.out, k=a.k, strategy=strategy,
+                       max_attempts=a.max_attempts, max_calls=a.max_calls,
+                       num_samples=a.num_samples, dialogues=tuple(a.dialogues.split(",")),
+                       dataset=a.dataset, progress=lambda s: print(f"[{time.time() - t0:7.1f}s] {s}",
+                                                                    flush=True))
+    print(f"done: {len(classes)} classes in {time.time() - t0:.1f} s -> {a.out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

