@@ -1,0 +1,65 @@
+"""Parameter files: every shipped file validates; bad files fail before any work."""
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from neuron import config
+from neuron.__main__ import main
+from neuron.errors import ConfigError
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "params").glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_parameter_file_validates(path, capsys):
+    if path.parent.name == "side_info":
+        pytest.skip("side-information files are checked in test_side_info")
+    assert main(["validate", str(path)]) == 0
+
+
+def test_unknown_key_is_an_error():
+    with pytest.raises(ConfigError, match="unknown key.*'epoch'"):
+        config.load_run_config({"encoder": {"epoch": 3}})
+
+
+def test_wrong_type_names_the_key():
+    with pytest.raises(ConfigError, match="data.window"):
+        config.load_run_config({"data": {"window": "64"}})
+
+
+@pytest.mark.parametrize("override, msg", [
+    ({"data": {"split_index": 7}}, "has 3 splits"),
+    ({"neuron": {"rounds": 2}}, "windows has 3 entries"),
+    ({"neuron": {"compress_per_round": 30}}, "leave at least one prototype"),
+    ({"neuron": {"use_spatial": False, "use_temporal": False}}, "both branches"),
+    ({"neuron": {"top_k": 11}}, "top_k"),
+    ({"data": {"p_interval": [0.9, 0.5]}}, "p_interval"),
+    ({"data": {"window": 4}}, "window"),
+    ({"data": {"pseudo_unseen": 21}}, "pseudo"),
+    ({"data": {"split": "nw_ucla_8_2"}}, "is for dataset nw_ucla"),
+])
+def test_impossible_values_rejected(override, msg):
+    with pytest.raises(ConfigError, match=msg):
+        config.load_run_config(override)
+
+
+def test_split_with_unseen_class_out_of_range(tmp_path):
+    sp = config.SplitSpec(name="x", dataset="utd_mhad", unseen=[[0, 27]])
+    with pytest.raises(ConfigError, match="unseen class 27"):
+        sp.check_against(27)
+
+
+def test_split_duplicates_rejected():
+    with pytest.raises(ConfigError, match="duplicate"):
+        config.from_dict(config.SplitSpec, {"name": "x", "dataset": "utd_mhad", "unseen": [[1, 1]]})
+
+
+def test_deep_update_dotted_keys():
+    out = config.deep_update({"a": {"b": 1, "c": 2}}, {"a.b": 5, "d": 1})
+    assert out == {"a": {"b": 5, "c": 2}, "d": 1}
+
+
+def test_yaml_errors_name_the_file(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1, 2\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        config.read_yaml(bad)
