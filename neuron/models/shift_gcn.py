@@ -1,0 +1,446 @@
+"""Shift-GCN skeleton encoder (Cheng et al., "Skeleton-Based Action Recognition with Shift Graph
+Convolutional Network", CVPR 2020), in plain PyTorch.
+
+This is an independent re-implementation of the architecture used as the frozen skeleton encoder
+of Neuron (official code: ``cseeyangchen/Neuron``, ``model/shiftgcn_match.py``; original:
+``kchengiva/Shift-GCN``).  Nothing here needs a CUDA extension: the adaptive temporal shift is an
+index-based, fully differentiable PyTorch op (:func:`temporal_shift`).
+
+Layout.  The public boundary is ``(N, C, T, V, M)``.  Internally the network runs
+*channels-last*, ``(N*M, T, V, C)``, so that every pointwise linear map is a plain matrix product
+over the last dimension and the non-local spatial shift is one ``index_select`` over the
+contiguous ``V*C`` axis, with no permute/copy inside a block.  Parameter shapes follow the
+original (``weight (C_in, C_out)``, ``bias (1, 1, C_out)``, ``feature_mask (1, V, C_in)``, the
+spatial BatchNorm over ``V*C_out`` in joint-major order, 1x1 "convolutions" stored as
+``nn.Linear`` with the conv weight's ``(C_out, C_in)`` shape).
+
+Deviations from the original, all deliberate:
+
+* Temporal shift: the original CUDA op also carries a joint-axis shift ``xpos`` initialised to
+  ``U(-1e-8, 1e-8)`` whose gradient is multiplied by 0, i.e. it never moves; it is omitted here.
+  The original backward replaces the true gradient of the shift by ``0.01 * sign(grad)``
+  (gradient averaged over the batch); here the shift receives the exact gradient of the linear
+  interpolation (verified with ``gradcheck``).  Output length is ``ceil(T / stride)`` (equal to the
+  original ``T // stride`` for even ``T``; the original fails for odd ``T`` because its strided
+  residual produces ``ceil(T / 2)`` frames).
+* The spatial shift works for any number of joints ``V`` (the original hard-codes 25).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from neuron.errors import ConfigError
+
+__all__ = [
+    "EncoderOutput",
+    "FrozenEncoder",
+    "ShiftGCN",
+    "TemporalShift",
+    "freeze",
+    "spatial_shift_index",
+    "split_cube",
+    "temporal_shift",
+]
+
+FEATURE_DIM = 256  # output channels of the last TCN-GCN unit
+
+
+class EncoderOutput(NamedTuple):
+    """Output of :class:`ShiftGCN`.
+
+    * ``logits``: ``(N, num_classes)`` classification logits (pre-training head).
+    * ``pooled``: ``(N, 256)`` feature averaged over frames, joints and persons.
+    * ``cube``: ``(N, 256, T', V)`` last feature map averaged over persons; ``T' = ceil(ceil(T/2)/2)``
+      (``T/4`` for ``T`` divisible by 4).
+    """
+
+    logits: Tensor
+    pooled: Tensor
+    cube: Tensor
+
+
+def split_cube(cube: Tensor) -> tuple[Tensor, Tensor]:
+    """Split a feature cube ``(N, C, T', V)`` into spatial and temporal features.
+
+    Returns ``(f_s, f_t)`` with ``f_s = cube.mean(time)`` of shape ``(N, C, V)`` and
+    ``f_t = cube.mean(joints)`` of shape ``(N, C, T')`` (Neuron, Sec. 3.2 / 3.3 inputs).
+
+    Raises:
+        ValueError: ``cube`` is not 4-D.
+    """
+    if cube.dim() != 4:
+        raise ConfigError(f"split_cube expects a (N, C, T', V) cube, got shape {tuple(cube.shape)}")
+    return cube.mean(dim=2), cube.mean(dim=3)
+
+
+# --------------------------------------------------------------------------------------------
+# Temporal shift
+# --------------------------------------------------------------------------------------------
+
+
+def temporal_shift(
+    x: Tensor,
+    shift: Tensor,
+    stride: int = 1,
+    time_dim: int = 2,
+    channel_dim: int = 1,
+) -> Tensor:
+    """Adaptive temporal shift with a learnable real-valued shift per channel (Shift-GCN Sec. 3.3).
+
+    For output frame ``t`` and channel ``c`` the op reads the input at the real position
+    ``p = t * stride + shift[c] + (stride - 1) / 2`` and linearly interpolates between frames
+    ``floor(p)`` and ``floor(p) + 1``; frames outside ``[0, T)`` read as zero.  For ``stride = 1``
+    and an integer shift ``s`` this is ``out[t] = x[t + s]`` with zero fill (a roll with zeros).
+    The ``(stride - 1) / 2`` offset reproduces the original ``+0.5`` for stride 2.
+
+    Args:
+        x: a tensor whose dim 0 is the batch, e.g. ``(N, C, T, V)`` (the defaults) or
+            channels-last ``(N, T, V, C)`` with ``time_dim=1, channel_dim=3``.
+        shift: ``(C,)`` real shifts (in frames).  Differentiable: the gradient w.r.t. ``shift`` is
+            the exact derivative of the interpolation (``x[floor(p)+1] - x[floor(p)]``).
+        stride: temporal stride >= 1; the output has ``ceil(T / stride)`` frames.
+        time_dim, channel_dim: positions of the time and channel axes (not 0).
+
+    Returns:
+        Tensor shaped like ``x`` with the time axis of length ``ceil(T / stride)``.
+
+    Raises:
+        ValueError: bad stride, axes, or a ``shift`` whose length is not the channel count.
+
+    Implementation: two ``index_select`` calls over the flattened non-batch axes with an index
+    computed from ``floor(shift)`` (no Python loop over channels, no padding copy); out-of-range
+    reads are clamped and zeroed through the interpolation weights.
+    """
+    nd = x.dim()
+    time_dim %= nd
+    channel_dim %= nd
+    if stride < 1:
+        raise ConfigError(f"temporal_shift: stride must be >= 1, got {stride}")
+    if time_dim == 0 or channel_dim == 0 or time_dim == channel_dim:
+        raise ConfigError("temporal_shift: time_dim and channel_dim must differ and not be the batch dim 0")
+    C = x.shape[channel_dim]
+    if shift.shape != (C,):
+        raise ConfigError(f"temporal_shift: shift must have shape ({C},), got {tuple(shift.shape)}")
+    T = x.shape[time_dim]
+    T_out = (T - 1) // stride + 1
+    x = x.contiguous()
+    dev = x.device
+
+    pos = shift.to(x.dtype)
+    if stride > 1:
+        pos = pos + (stride - 1) / 2.0
+    base = torch.floor(pos.detach())
+    frac = pos - base  # (C,), carries the gradient w.r.t. shift
+    base = base.long()
+
+    t = torch.arange(T_out, device=dev) * stride
+    if time_dim < channel_dim:
+        src0 = t[:, None] + base[None, :]  # (T_out, C) in axis order
+    else:
+        src0 = base[:, None] + t[None, :]  # (C, T_out)
+    src1 = src0 + 1
+    valid0 = (src0 >= 0) & (src0 < T)
+    valid1 = (src1 >= 0) & (src1 < T)
+    src0 = src0.clamp(0, T - 1)
+    src1 = src1.clamp(0, T - 1)
+
+    frac_b = frac[None, :] if time_dim < channel_dim else frac[:, None]
+    w0 = (1.0 - frac_b) * valid0.to(x.dtype)
+    w1 = frac_b * valid1.to(x.dtype)
+
+    # Build the flat (non-batch) source index for every output element.
+    out_shape = list(x.shape)
+    out_shape[time_dim] = T_out
+    in_strides = x.stride()
+
+    def view_at(v: Tensor, dims: tuple[int, ...]) -> Tensor:
+        shape = [1] * (nd - 1)
+        for d in dims:
+            shape[d - 1] = out_shape[d]
+        return v.reshape(shape)
+
+    tc_dims = tuple(sorted((time_dim, channel_dim)))
+    flat_rest = torch.zeros((), dtype=torch.long, device=dev)
+    for d in range(1, nd):
+        if d == time_dim:
+            continue
+        flat_rest = flat_rest + view_at(torch.arange(out_shape[d], device=dev) * in_strides[d], (d,))
+    idx0 = (flat_rest + view_at(src0 * in_strides[time_dim], tc_dims)).reshape(-1)
+    idx1 = (flat_rest + view_at(src1 * in_strides[time_dim], tc_dims)).reshape(-1)
+
+    xf = x.reshape(x.shape[0], -1)
+    g0 = xf.index_select(1, idx0).view(out_shape)
+    g1 = xf.index_select(1, idx1).view(out_shape)
+    w_shape = [1] * nd
+    w_shape[time_dim] = T_out
+    w_shape[channel_dim] = C
+    return g0 * w0.reshape(w_shape) + g1 * w1.reshape(w_shape)
+
+
+class TemporalShift(nn.Module):
+    """Learnable per-channel temporal shift (see :func:`temporal_shift`) for channels-last input.
+
+    Input ``(B, T, V, C)``, output ``(B, ceil(T/stride), V, C)``.  The shift parameter ``(C,)`` is
+    initialised ``U(-init_scale, init_scale)`` as in Shift-GCN.
+    """
+
+    def __init__(self, channels: int, stride: int = 1, init_scale: float = 1.0) -> None:
+        super().__init__()
+        self.stride = int(stride)
+        self.shift = nn.Parameter(torch.empty(channels).uniform_(-init_scale, init_scale))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return temporal_shift(x, self.shift, self.stride, time_dim=1, channel_dim=3)
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks (channels-last: (B, T, V, C))
+# --------------------------------------------------------------------------------------------
+
+
+class _ChannelBN(nn.BatchNorm1d):
+    """BatchNorm over the last (channel) axis of any tensor; same statistics as ``BatchNorm2d``
+    over ``(N, C, T, V)`` and the same parameter/buffer names and shapes."""
+
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        shape = x.shape
+        return super().forward(x.reshape(-1, shape[-1])).view(shape)
+
+
+def _linear_kaiming_fan_out(lin: nn.Linear) -> nn.Linear:
+    # A 1x1 conv with kaiming_normal(mode='fan_out') as in the original conv_init.
+    nn.init.kaiming_normal_(lin.weight, mode="fan_out")
+    if lin.bias is not None:
+        nn.init.zeros_(lin.bias)
+    return lin
+
+
+def spatial_shift_index(num_point: int, channels: int, direction: int = 1) -> Tensor:
+    """Index for the non-local spatial shift over a flattened ``(V*C)`` axis (joint-major).
+
+    With ``direction=+1``, output ``(i, j)`` (joint ``i``, channel ``j``) reads input
+    ``((i + j) mod V, j)``; with ``direction=-1`` it reads ``((i - j) mod V, j)`` (the shift back).
+    Returns a ``(V*C,)`` long tensor for ``index_select``.
+    """
+    i = torch.arange(num_point)[:, None]
+    j = torch.arange(channels)[None, :]
+    return (((i + direction * j) % num_point) * channels + j).reshape(-1)
+
+
+class ShiftGraphConv(nn.Module):
+    """Non-local spatial shift graph convolution (Shift-GCN Sec. 3.2), channels-last.
+
+    shift-in (channel ``j`` of joint ``i`` read from joint ``(i + j) mod V``), feature mask
+    ``tanh(mask) + 1`` of shape ``(V, C_in)``, pointwise linear map ``C_in -> C_out`` + bias,
+    shift-out (the inverse shift), BatchNorm over ``V*C_out``, plus a (projected) residual and ReLU.
+    Input ``(B, T, V, C_in)``, output ``(B, T, V, C_out)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, num_point: int) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.num_point = num_point
+        self.weight = nn.Parameter(torch.empty(in_channels, out_channels).normal_(0, math.sqrt(1.0 / out_channels)))
+        self.bias = nn.Parameter(torch.zeros(1, 1, out_channels))
+        self.feature_mask = nn.Parameter(torch.zeros(1, num_point, in_channels))
+        self.bn = nn.BatchNorm1d(num_point * out_channels)
+        if in_channels != out_channels:
+            self.down: nn.Module | None = nn.Sequential(
+                _linear_kaiming_fan_out(nn.Linear(in_channels, out_channels)), _ChannelBN(out_channels)
+            )
+        else:
+            self.down = None
+        self.register_buffer("shift_in", spatial_shift_index(num_point, in_channels, +1), persistent=False)
+        self.register_buffer("shift_out", spatial_shift_index(num_point, out_channels, -1), persistent=False)
+
+    def forward(self, x0: Tensor) -> Tensor:
+        B, T, V, C = x0.shape
+        if V != self.num_point or C != self.in_channels:
+            raise ConfigError(
+                f"ShiftGraphConv expects (B, T, {self.num_point}, {self.in_channels}), got {tuple(x0.shape)}"
+            )
+        x = x0.reshape(B * T, V * C).index_select(1, self.shift_in).view(B * T, V, C)
+        x = x * (torch.tanh(self.feature_mask) + 1)
+        x = torch.matmul(x, self.weight) + self.bias  # (BT, V, C_out)
+        x = x.view(B * T, V * self.out_channels).index_select(1, self.shift_out)
+        x = self.bn(x).view(B, T, V, self.out_channels)
+        res = x0 if self.down is None else self.down(x0)
+        return F.relu(x + res)
+
+
+class ShiftTemporalConv(nn.Module):
+    """Shift temporal convolution (Shift-GCN Sec. 3.3), channels-last.
+
+    BN -> temporal shift (stride 1) -> pointwise linear -> ReLU -> temporal shift (stride) -> BN.
+    Input ``(B, T, V, C_in)``, output ``(B, ceil(T/stride), V, C_out)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.bn = _ChannelBN(in_channels)
+        self.shift_in = TemporalShift(in_channels, stride=1, init_scale=1.0)
+        self.linear = _linear_kaiming_fan_out(nn.Linear(in_channels, out_channels))
+        self.shift_out = TemporalShift(out_channels, stride=stride, init_scale=1.0)
+        self.bn2 = _ChannelBN(out_channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.shift_in(self.bn(x))
+        x = F.relu(self.linear(x))
+        return self.bn2(self.shift_out(x))
+
+
+class _StridedProjection(nn.Module):
+    """Residual path ``x[:, ::stride] -> linear -> BN`` (a 1x1 strided conv + BN)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+        self.linear = _linear_kaiming_fan_out(nn.Linear(in_channels, out_channels))
+        self.bn = _ChannelBN(out_channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.stride > 1:
+            x = x[:, :: self.stride]
+        return self.bn(self.linear(x))
+
+
+class TCNGCNUnit(nn.Module):
+    """One Shift-GCN block: ``relu(tcn(gcn(x)) + residual(x))`` (channels-last)."""
+
+    def __init__(self, in_channels: int, out_channels: int, num_point: int, stride: int = 1, residual: bool = True):
+        super().__init__()
+        self.gcn = ShiftGraphConv(in_channels, out_channels, num_point)
+        self.tcn = ShiftTemporalConv(out_channels, out_channels, stride=stride)
+        self.has_residual = residual
+        if residual and (in_channels != out_channels or stride != 1):
+            self.residual: nn.Module | None = _StridedProjection(in_channels, out_channels, stride)
+        else:
+            self.residual = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.tcn(self.gcn(x))
+        if self.has_residual:
+            y = y + (x if self.residual is None else self.residual(x))
+        return F.relu(y)
+
+
+_LAYERS = (  # (in, out, stride, residual)
+    (None, 64, 1, False),
+    (64, 64, 1, True),
+    (64, 64, 1, True),
+    (64, 64, 1, True),
+    (64, 128, 2, True),
+    (128, 128, 1, True),
+    (128, 128, 1, True),
+    (128, 256, 2, True),
+    (256, 256, 1, True),
+    (256, 256, 1, True),
+)
+
+
+class ShiftGCN(nn.Module):
+    """Shift-GCN encoder/classifier (Cheng et al. CVPR 2020), the skeleton encoder of Neuron.
+
+    Data BatchNorm over ``M*V*C``; ten TCN-GCN units with 64, 64, 64, 64, 128 (stride 2), 128,
+    128, 256 (stride 2), 256, 256 channels (the first without residual, as in the original); global
+    average pooling over frames, joints and persons; a linear classifier.
+
+    Args:
+        num_classes: classes of the pre-training head (the seen classes).
+        num_point: joints V (20 for Kinect v1 / NW-UCLA-style, 25 for NTU).
+        num_person: persons M of the input (1 or 2).
+        in_channels: input channels C (3 for xyz).
+
+    ``forward(x)`` takes ``(N, C, T, V, M)`` and returns :class:`EncoderOutput`
+    ``(logits (N, num_classes), pooled (N, 256), cube (N, 256, T', V))``, ``T' = ceil(T/4)``.
+
+    Raises:
+        ValueError: invalid sizes at construction, or an input whose C, V or M do not match.
+    """
+
+    def __init__(self, num_classes: int, num_point: int, num_person: int, in_channels: int = 3) -> None:
+        super().__init__()
+        for name, val in (("num_classes", num_classes), ("num_point", num_point), ("num_person", num_person),
+                          ("in_channels", in_channels)):
+            if int(val) < 1:
+                raise ConfigError(f"ShiftGCN: {name} must be >= 1, got {val}")
+        self.num_classes = num_classes
+        self.num_point = num_point
+        self.num_person = num_person
+        self.in_channels = in_channels
+        self.data_bn = nn.BatchNorm1d(num_person * num_point * in_channels)
+        layers = []
+        for cin, cout, stride, residual in _LAYERS:
+            layers.append(TCNGCNUnit(in_channels if cin is None else cin, cout, num_point, stride, residual))
+        self.layers = nn.ModuleList(layers)
+        self.fc = nn.Linear(FEATURE_DIM, num_classes)
+        nn.init.normal_(self.fc.weight, 0.0, math.sqrt(2.0 / num_classes))
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, x: Tensor) -> EncoderOutput:
+        if x.dim() != 5:
+            raise ConfigError(f"ShiftGCN expects (N, C, T, V, M) input, got shape {tuple(x.shape)}")
+        N, C, T, V, M = x.shape
+        if (C, V, M) != (self.in_channels, self.num_point, self.num_person):
+            raise ConfigError(
+                f"ShiftGCN built for C={self.in_channels}, V={self.num_point}, M={self.num_person}; "
+                f"got input shape {tuple(x.shape)}"
+            )
+        # (N, C, T, V, M) -> (N, T, M, V, C): data BN over features (m, v, c) with stats over (N, T).
+        x = x.permute(0, 2, 4, 3, 1).reshape(N * T, M * V * C)
+        x = self.data_bn(x).view(N, T, M, V, C)
+        x = x.transpose(1, 2).reshape(N * M, T, V, C)  # (N*M, T, V, C)
+        for layer in self.layers:
+            x = layer(x)
+        _, T2, _, D = x.shape
+        x = x.view(N, M, T2, V, D)
+        pooled = x.mean(dim=(1, 2, 3))  # (N, D)
+        cube = x.mean(dim=1).permute(0, 3, 1, 2)  # (N, D, T', V)
+        return EncoderOutput(self.fc(pooled), pooled, cube)
+
+
+# --------------------------------------------------------------------------------------------
+# Freezing
+# --------------------------------------------------------------------------------------------
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Put ``module`` in eval mode and set ``requires_grad=False`` on all its parameters.
+
+    Note: a later ``parent.train()`` switches it back to training mode (BatchNorm statistics would
+    then update); re-call ``.eval()`` afterwards, or use :class:`FrozenEncoder`, which cannot leave
+    eval mode.  Returns the module.
+    """
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module
+
+
+class FrozenEncoder(nn.Module):
+    """A pre-trained encoder frozen for Neuron training (the official code freezes Shift-GCN).
+
+    Parameters get ``requires_grad=False``; the wrapper stays in eval mode whatever ``train()``
+    is called with, so BatchNorm running statistics never change; ``forward`` runs under
+    ``torch.no_grad()`` and returns the encoder's :class:`EncoderOutput` (detached).
+    """
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = freeze(encoder)
+        self.train(False)
+
+    def train(self, mode: bool = True) -> "FrozenEncoder":
+        super().train(False)
+        return self
+
+    def forward(self, x: Tensor) -> EncoderOutput:
+        with torch.no_grad():
+            return self.encoder(x)
