@@ -307,8 +307,9 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
                        run_dir / "baseline_twin.ckpt", progress, {**bfp, "twin": twin_seen})
         b_test = score_baseline(base, f_test, classes, emb, device)
         b_val = score_baseline(btwin, f_val, val_classes, emb, device)
+        b_full = b_test.full(b_test.fused, C)
         results["baseline"] = ev.evaluate_run(
-            labels, seen, unseen, fused=b_test.full(b_test.fused, C),
+            labels, seen, unseen, spatial=b_full, fused=b_full,
             val=ev.ValidationScores(b_val.full(b_val.fused, C), f_val.labels.numpy(), twin_seen, pseudo))
         results["baseline_history"] = bh.history
         results["baseline_seconds"] = time.time() - t1
