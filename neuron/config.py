@@ -356,19 +356,51 @@ class BaselineConfig:
 
 
 @dataclass
+class GenerationConfig:
+    """LLM generation of side information (``side_info.source: generated``), see
+    :mod:`neuron.side_info`. The API key is read from the environment variable named by
+    ``api_key_env``; it is never a parameter and never written anywhere."""
+
+    backend: Literal["openai", "transformers", "smollm2"] = "smollm2"
+    model: str = ""
+    base_url: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    require_key: bool = True
+    strategy: Literal["strict", "pool"] = "strict"
+    max_attempts: int = 3
+    max_calls: int = 6
+    num_samples: int = 1
+    max_new_tokens: int = 384
+    temperature: float = 0.7
+    timeout: float = 60.0
+    max_retries: int = 5
+    backoff_base: float = 1.0
+    classes: list[int] | None = None
+
+    def validate(self, where: str) -> None:
+        _check(self.max_attempts >= 1 and self.max_calls >= 1, where, "attempts must be >= 1")
+        _check(self.timeout > 0, where, "timeout must be > 0")
+        _check(self.max_retries >= 0, where, "max_retries must be >= 0")
+        if self.backend in ("openai", "transformers"):
+            _check(bool(self.model), where, f"backend {self.backend} needs a model")
+
+
+@dataclass
 class SideInfoConfig:
     """Which side information and which text encoder (the paper's Sec. 3.4).
 
-    ``source``: ``shipped`` (``params/side_info/<dataset>``, made by this project's generator),
+    ``source``: ``shipped`` (``params/side_info/<dataset>``, see its README for provenance),
     ``paper`` (the authors' released descriptions under ``<data root>/neuron_semantics``),
     ``paper_embeddings`` (their CLIP tensors, NTU/PKU only), ``class_names``
-    ("a person <class name>" semantics), or a folder with the six level JSON files.
+    ("a person <class name>" semantics), ``generated`` (run the LLM dialogue protocol now with
+    ``generation``; cached and resumable), or a folder with the six level JSON files.
     ``encoder``: a :func:`neuron.text.get_text_encoder` name.
     """
 
     source: str = "shipped"
     encoder: str = "all-MiniLM-L6-v2"
     k: int = 10
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
 
     def validate(self, where: str) -> None:
         _check(self.k >= 1, where, "k must be >= 1")

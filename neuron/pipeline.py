@@ -208,6 +208,8 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
                                        "progress": False}, progress=False, log_output=log_output)
         write_json(stamp, want)
         done_keys[(stage, key)] = run_dir
+    if "neuron" not in stages:
+        return reports  # nothing to summarise yet
     # summary
     reports.mkdir(parents=True, exist_ok=True)
     execute_notebook(NOTEBOOKS / SUMMARY, runs_root, {

@@ -118,6 +118,10 @@ def side_info_folder(cfg: RunConfig, root: Path) -> Path | None:
         return None
     if src == "shipped":
         return PROJECT_ROOT / "params" / "side_info" / cfg.data.dataset
+    if src == "generated":
+        g = to_dict(cfg.side_info.generation)
+        key = sha256_obj({"dataset": cfg.data.dataset, "generation": g, "k": cfg.side_info.k})[:12]
+        return cache_root() / "side_info" / f"{cfg.data.dataset}-{key}"
     if src in ("paper", "paper_embeddings"):
         sub = {"ntu60": "ntu", "ntu120": "ntu", "pku_mmd1": "pku"}.get(cfg.data.dataset)
         if sub is None:
@@ -141,6 +145,8 @@ def stage_side_info(cfg: RunConfig, bundle: DataBundle, device: str = "cpu") -> 
     if cfg.side_info.source == "paper_embeddings":
         emb = text.load_paper_embeddings(folder, class_names=names)
     else:
+        if cfg.side_info.source == "generated":
+            generate(cfg, names, folder)
         if folder is None:
             info = class_name_side_info(names, k=k)
         else:
@@ -149,6 +155,32 @@ def stage_side_info(cfg: RunConfig, bundle: DataBundle, device: str = "cpu") -> 
         emb = text.embed_side_info(info, names, encoder, cache)
     return Semantics([x[:, :k].float() for x in emb.spatial], [x[:, :k].float() for x in emb.temporal],
                      emb.encoder_id, cfg.side_info.source, int(emb.spatial[0].shape[-1]))
+
+
+def generate(cfg: RunConfig, class_names: list[str], out_dir: Path) -> Path:
+    """Run (or resume) LLM generation of side information into ``out_dir``.
+
+    Classes outside ``generation.classes`` (default: all) are not generated; a later load then
+    fails naming the missing class, so restrict the run's classes accordingly.
+    """
+    from neuron.side_info import generate_side_info, get_backend
+
+    g = cfg.side_info.generation
+    if g.backend == "openai":
+        backend = get_backend("openai", model=g.model, base_url=g.base_url, api_key_env=g.api_key_env,
+                              require_key=g.require_key, timeout=g.timeout, max_retries=g.max_retries,
+                              backoff_base=g.backoff_base, temperature=g.temperature,
+                              max_tokens=g.max_new_tokens)
+    elif g.backend == "transformers":
+        backend = get_backend("transformers", model=g.model, max_new_tokens=g.max_new_tokens,
+                              temperature=g.temperature)
+    else:
+        backend = get_backend("smollm2", max_new_tokens=g.max_new_tokens, temperature=g.temperature)
+    names = class_names if g.classes is None else [class_names[c] for c in g.classes]
+    generate_side_info(names, backend, out_dir, k=cfg.side_info.k, strategy=g.strategy,
+                       max_attempts=g.max_attempts, max_calls=g.max_calls, num_samples=g.num_samples,
+                       dataset=cfg.data.dataset)
+    return out_dir
 
 
 # --------------------------------------------------------------------------- encoder
