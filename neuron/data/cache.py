@@ -125,7 +125,8 @@ def load_processed(spec: DatasetSpec, root: Path, cache_dir: Path, skip_bad: boo
         fetch_dataset(spec, root)
     files = raw_files(spec, root)
     if not files:
-        raise DataError(f"{spec.name}: no raw files in {folder}. {spec.how_to_get}")
+        raise DataError(f"{spec.name}: no raw files in {folder} (data root {root}; set "
+                        f"NEURON_DATA_ROOT or data.data_root). {spec.how_to_get}")
     key = sha256_obj({"files": sha256_files(files), "spec": to_dict(spec),
                       "version": PROCESS_VERSION, "skip_bad": skip_bad})[:16]
     path = Path(cache_dir) / f"{spec.name}-{key}.npz"
