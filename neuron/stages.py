@@ -446,9 +446,20 @@ def unseen_confusion(scores: dict, unseen: list[int]):
             per_class_accuracy(full, scores["labels"], unseen, candidates=unseen))
 
 
-def summarise_study(rows: list[dict], report_dir: Path, study_name: str) -> dict:
+#: Numbers reported in the Neuron paper (ZSL top-1 and GZSL H, %), shown beside reproductions.
+PAPER_REPORTED = {
+    "ntu60_55_5": {"zsl_top1": 86.9, "gzsl_h": 71.4}, "ntu60_48_12": {"zsl_top1": 62.7, "gzsl_h": 59.1},
+    "ntu120_110_10": {"zsl_top1": 71.5, "gzsl_h": 63.3}, "ntu120_96_24": {"zsl_top1": 57.1, "gzsl_h": 53.6},
+}
+
+
+def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
+                    study_dir: Path | None = None) -> dict:
     """Aggregate a study's result rows; write results.csv / results.json / figures.
 
+    Adds the paper's reported numbers for its NTU splits, sweep plots for ``k=v`` points, and,
+    when the study has ``neuron`` and ``no_temporal_memory`` points, the temporal
+    micro-prototypes of one test sequence per round with and without temporal memory (Fig. 5).
     Returns ``{"table": DataFrame, "files": [names], "figures": {name: Figure}}``.
     """
     import pandas as pd
@@ -470,6 +481,10 @@ def summarise_study(rows: list[dict], report_dir: Path, study_name: str) -> dict
                     cols.append(c)
     table = agg[cols].round(2)
     per_run = pd.DataFrame(rows)
+    splits = {str(r["split"]).split("#")[0] for r in rows}
+    if len(splits) == 1 and (rep := PAPER_REPORTED.get(next(iter(splits)))):
+        table = table.assign(**{"paper reported ZSL top-1": rep["zsl_top1"],
+                                "paper reported GZSL H": rep["gzsl_h"]})
     per_run.to_csv(report_dir / "runs.csv", index=False)
     agg.to_csv(report_dir / "results.csv", index=False)
     write_json(report_dir / "results.json", {"study": study_name, "summary": agg.to_dict("records"),
@@ -487,5 +502,16 @@ def summarise_study(rows: list[dict], report_dir: Path, study_name: str) -> dict
         fig = plot_metric_vs_param(df[df["method"] == "neuron"], param)
         save_figure(fig, report_dir / f"sweep_{param}")
         figs[f"sweep_{param}"] = fig
+    if study_dir is not None:
+        runs = {pt: sorted(Path(study_dir).glob(f"{pt}/*/seed*/scores.pt"))
+                for pt in ("neuron", "no_temporal_memory")}
+        if runs["neuron"] and runs["no_temporal_memory"]:
+            from neuron.analysis import plot_prototype_heatmaps
+
+            w = torch_load(runs["neuron"][0])["temporal_prototypes"]
+            wo = torch_load(runs["no_temporal_memory"][0])["temporal_prototypes"]
+            fig = plot_prototype_heatmaps([q[0] for q in w], [q[0] for q in wo])
+            save_figure(fig, report_dir / "temporal_prototypes_memory")
+            figs["temporal_prototypes_memory"] = fig
     files = sorted(p.name for p in report_dir.iterdir() if p.is_file() and p.suffix in (".csv", ".json"))
     return {"table": table.set_index(["point", "method"]), "files": files, "figures": figs}

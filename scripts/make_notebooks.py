@@ -175,7 +175,7 @@ print(f"study {study_name}: {len(rows)} result rows from {study_dir.name}")'''
 SUMMARY = nb("5. Study summary", "Aggregates every run of the study: mean and standard deviation over "
              "splits and seeds, per point (grid value or variant) and method, honest and paper protocols side "
              "by side. Written as HTML (this report), `results.csv` and `results.json`.", [
-    "if description:\n    print(description)\nsummary = summarise_study(rows, report_dir, study_name)\n"
+    "if description:\n    print(description)\nsummary = summarise_study(rows, report_dir, study_name, study_dir)\n"
     "summary['table']",
     "# NBVAL_CHECK_OUTPUT\nprint(sorted(summary['files']))",
     "for name, fig in summary['figures'].items():\n    display(fig)",
