@@ -1,5 +1,8 @@
 """Write the stage notebooks in notebooks/ (run after editing this file; the .ipynb are committed).
 
+``python scripts/make_notebooks.py --golden`` also executes them with their smoke defaults and
+stores the outputs of the golden cells, which nbval compares.
+
 Notebooks stay thin: one cell tagged ``parameters`` with literal smoke-run defaults, a cell of
 derived values, then calls into ``neuron`` and plots. Cells whose first line is
 ``# NBVAL_CHECK_OUTPUT`` are golden cells that nbval compares.
@@ -20,7 +23,7 @@ SMOKE = '''config = {
     "side_info": {"source": "shipped", "encoder": "all-MiniLM-L6-v2"},
 }
 run_dir = "runs/smoke/default/utd_mhad_smoke_0/seed0"
-force = False
+force = True  # a standalone smoke run may overwrite its own folder
 progress = False'''
 
 DERIVED = '''%matplotlib inline
@@ -181,8 +184,37 @@ SUMMARY = nb("5. Study summary", "Aggregates every run of the study: mean and st
     "for name, fig in summary['figures'].items():\n    display(fig)",
 ], params=SUMMARY_PARAMS, derived=SUMMARY_DERIVED)
 
-for name, book in {"01_data": DATA, "02_side_info": SIDE, "03_encoder": ENCODER,
-                   "04_neuron": NEURON, "05_summary": SUMMARY}.items():
-    nbformat.validate(book)
-    nbformat.write(book, str(ROOT / "notebooks" / f"{name}.ipynb"))
-print("notebooks written")
+BOOKS = {"01_data": DATA, "02_side_info": SIDE, "03_encoder": ENCODER, "04_neuron": NEURON,
+         "05_summary": SUMMARY}
+
+
+def store_golden(path: Path) -> None:
+    """Execute ``path`` with its smoke defaults and keep only the golden cells' outputs."""
+    import tempfile
+
+    import papermill as pm
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / path.name
+        pm.execute_notebook(str(path), str(out), cwd=str(ROOT), progress_bar=False, kernel_name="python3")
+        done = nbformat.read(str(out), as_version=4)
+    book = nbformat.read(str(path), as_version=4)
+    for cell, ran in zip(book.cells, [c for c in done.cells if "injected-parameters" not in
+                                      c.metadata.get("tags", [])]):
+        if cell.cell_type == "code" and cell.source.startswith("# NBVAL_CHECK_OUTPUT"):
+            cell.outputs = ran.outputs
+            cell.execution_count = ran.execution_count or 1
+    nbformat.write(book, str(path))
+
+
+if __name__ == "__main__":
+    import sys
+
+    for name, book in BOOKS.items():
+        nbformat.validate(book)
+        nbformat.write(book, str(ROOT / "notebooks" / f"{name}.ipynb"))
+    if "--golden" in sys.argv:  # needs the real data (NEURON_DATA_ROOT) and a few minutes
+        for name in BOOKS:
+            store_golden(ROOT / "notebooks" / f"{name}.ipynb")
+            print("golden outputs stored:", name)
+    print("notebooks written")
