@@ -35,3 +35,27 @@ def test_smoke_study_end_to_end(data_root, tmp_path, monkeypatch):
     run_study(ROOT / "params/studies/smoke.yaml", runs_root=tmp_path / "runs",
               reports_root=tmp_path / "reports", progress=False)
     assert {p: p.stat().st_mtime for p in run.glob("*.ipynb")} == stamps
+
+
+@pytest.mark.slow
+def test_interrupted_neuron_stage_resumes_to_same_metrics(data_root, tmp_path, monkeypatch):
+    import torch
+
+    from neuron import stages
+    from neuron.config import load_run_config
+
+    monkeypatch.setenv("NEURON_DATA_ROOT", str(data_root))
+    monkeypatch.setenv("NEURON_CACHE", str(tmp_path / "cache"))
+    cfg = load_run_config(ROOT / "params/runs/smoke.yaml", {"neuron_train.epochs": 3, "baseline.enabled": False})
+    device = stages.setup_torch(cfg)
+    torch.set_num_threads(1)
+    bundle = stages.stage_data(cfg)
+    sem = stages.stage_side_info(cfg, bundle)
+    enc, _, folder = stages.stage_encoder(cfg, bundle, device, progress=False)
+    feats = stages.stage_features(cfg, bundle, enc, folder, device, progress=False)
+    full = stages.stage_neuron(cfg, bundle, sem, feats, tmp_path / "a", device, progress=False)
+    part = stages.stage_neuron(cfg, bundle, sem, feats, tmp_path / "b", device, progress=False, stop_after=1)
+    assert part == {"interrupted": True, "epochs_done": 1}
+    resumed = stages.stage_neuron(cfg, bundle, sem, feats, tmp_path / "b", device, progress=False)
+    assert resumed["neuron"] == full["neuron"]
+    assert [h["loss"] for h in resumed["neuron_history"]] == [h["loss"] for h in full["neuron_history"]]
