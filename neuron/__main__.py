@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--stages", nargs="+", default=None,
                        help="only these stages (data side_info encoder neuron)")
     p_run.add_argument("--log-output", action="store_true", help="stream notebook output")
+    p_run.add_argument("--seeds", nargs="+", type=int, default=None,
+                       help="run only these seeds (replaces the study's seeds)")
+    p_run.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                       help="override run parameters, e.g. --set num_threads=1 neuron.top_k=5 "
+                            "(values parsed as YAML)")
     p_val = sub.add_parser("validate", help="validate parameter files")
     p_val.add_argument("files", nargs="+", type=Path)
     p_exp = sub.add_parser("expand", help="list the runs of a study")
@@ -53,8 +58,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "run":
             from neuron.pipeline import run_study
 
+            import yaml
+
+            overrides = {}
+            for item in args.set:
+                key, sep, val = item.partition("=")
+                if not sep:
+                    raise NeuronError(f"--set {item!r}: expected KEY=VALUE")
+                overrides[key] = yaml.safe_load(val)
             out = run_study(args.study, force=args.force, only_stages=args.stages,
-                            log_output=args.log_output)
+                            log_output=args.log_output, seeds=args.seeds, overrides=overrides)
             print(f"reports written to {out}")
         elif args.cmd == "validate":
             for f in args.files:

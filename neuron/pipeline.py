@@ -158,8 +158,12 @@ def render_html(nb_path: Path) -> Path:
 
 def run_study(path: str | Path, force: bool = False, runs_root: Path | None = None,
               reports_root: Path | None = None, progress: bool = True, only_stages: list[str] | None = None,
-              log_output: bool = False) -> Path:
+              log_output: bool = False, seeds: list[int] | None = None,
+              overrides: dict[str, Any] | None = None) -> Path:
     """Run every stage of every run of a study, then its summary. Returns the reports folder.
+
+    ``seeds`` replaces the study's seeds and ``overrides`` (dotted run keys) is merged into its
+    overrides (e.g. ``{"num_threads": 1}``); both are recorded in ``reports/<study>/study.json``.
 
     Raises:
         ConfigError: invalid study or run parameters (before anything runs).
@@ -170,6 +174,10 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
     from neuron.manifest import params_hash
 
     study = load_study_config(path)
+    if seeds:
+        study.seeds = list(seeds)
+    if overrides:
+        study.overrides = {**study.overrides, **overrides}
     runs = expand_study(study)
     runs_root = Path(runs_root or PROJECT_ROOT / "runs") / study.name
     reports = Path(reports_root or PROJECT_ROOT / "reports") / study.name
