@@ -305,6 +305,9 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
         temporal=s_test.full(s_test.temporal, C), fused=_fused(s_test, cfg, C),
         rounds={k: v for k, v in rounds.items() if v},
         val=ev.ValidationScores(_fused(s_val, cfg, C), f_val.labels.numpy(), twin_seen, pseudo))
+    val_fused = _fused(s_val, cfg, C)
+    neuron_metrics.update(_val_metrics(val_fused, f_val.labels.numpy(), twin_seen, pseudo,
+                                       neuron_metrics["honest/gamma"]))
     results["neuron"] = neuron_metrics
     results["neuron_history"] = hist.history
     results["neuron_seconds"] = time.time() - t0
@@ -343,11 +346,25 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
         results["baseline"] = ev.evaluate_run(
             labels, seen, unseen, spatial=b_full, fused=b_full,
             val=ev.ValidationScores(b_val.full(b_val.fused, C), f_val.labels.numpy(), twin_seen, pseudo))
+        results["baseline"].update(_val_metrics(b_val.full(b_val.fused, C), f_val.labels.numpy(),
+                                                twin_seen, pseudo, results["baseline"]["honest/gamma"]))
         results["baseline_history"] = bh.history
         results["baseline_seconds"] = time.time() - t1
         torch_save({"fused": b_test.fused}, run_dir / "baseline_scores.pt")
     write_json(run_dir / "metrics.json", results)
     return results
+
+
+def _val_metrics(val_scores: np.ndarray, val_labels: np.ndarray, twin_seen: list[int],
+                 pseudo: list[int], gamma: float) -> dict:
+    """Validation metrics of the calibration twin (trained without the pseudo-unseen classes):
+    ZSL top-1 on the pseudo-unseen validation samples and GZSL H at the chosen constant. These
+    use training subjects only, so they may select hyperparameters (the test split may not)."""
+    from neuron.evaluate import gzsl_accuracy, zsl_accuracy
+
+    z = zsl_accuracy(val_scores, val_labels, pseudo, topk=(1,))
+    g = gzsl_accuracy(val_scores, val_labels, twin_seen, pseudo, gamma)
+    return {"val/zsl_top1": z["top1"], "val/gzsl_h": g["h"]}
 
 
 def _fused(scores, cfg: RunConfig, num_classes: int) -> np.ndarray:
@@ -473,7 +490,7 @@ def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
         raise FileNotFoundError(f"study {study_name}: no metrics.json found")
     agg = aggregate(rows, by=["point", "method"])
     cols = ["point", "method", "n"]
-    for proto in ("honest", "paper"):
+    for proto in ("honest", "paper", "val"):
         for key in METRIC_COLUMNS.values():
             for stat in ("mean", "std"):
                 c = f"{proto}/{key}_{stat}"
