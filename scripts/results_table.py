@@ -1,0 +1,39 @@
+"""Print a study's results (reports/<study>/results.json) as a Markdown table for the README.
+
+Usage: python scripts/results_table.py reports/<study> [--val]
+Numbers are copied from the study's results.json as they are (mean ± std over runs).
+"""
+import json
+import sys
+from pathlib import Path
+
+COLS = [("ZSL top-1", "zsl_top1"), ("GZSL seen", "gzsl_seen"), ("GZSL unseen", "gzsl_unseen"),
+        ("GZSL H", "gzsl_h")]
+
+
+def fmt(row, key):
+    m, s = row.get(f"{key}_mean"), row.get(f"{key}_std")
+    if m is None or m != m:
+        return "–"
+    return f"{m:.1f}" if s is None or s != s else f"{m:.1f} ± {s:.1f}"
+
+
+def main(folder: str, val: bool = False) -> None:
+    res = json.loads((Path(folder) / "results.json").read_text())
+    protos = ["honest", "paper"] + (["val"] if val else [])
+    head = ["point", "method", "runs"] + [f"{p} {c}" for p in protos for c, _ in COLS
+                                          if not (p == "val" and c not in ("ZSL top-1", "GZSL H"))]
+    print("| " + " | ".join(head) + " |")
+    print("|" + "---|" * len(head))
+    for row in res["summary"]:
+        cells = [row["point"], row["method"], str(row["n"])]
+        for p in protos:
+            for c, k in COLS:
+                if p == "val" and c not in ("ZSL top-1", "GZSL H"):
+                    continue
+                cells.append(fmt(row, f"{p}/{k}"))
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], "--val" in sys.argv)
