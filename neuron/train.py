@@ -79,12 +79,26 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
         fingerprint: parameters the checkpoint must match to be resumed (else NeuronError).
         stop_after: stop after this many epochs in this call (tests of resume).
 
+    Distributed (a ``torch.distributed`` process group of > 1 ranks, e.g. under ``torchrun``; see
+    :mod:`neuron.distributed`): the model is wrapped in DistributedDataParallel, ``cfg.batch_size``
+    is the global batch split evenly across ranks (same seeded batches as one process), the
+    logged loss is all-reduced, and only rank 0 writes the checkpoint.  ``evaluate`` runs on
+    every rank on the unwrapped model.  Single-process behaviour is unchanged.
+
     Raises:
         NeuronError: a checkpoint exists for different parameters (delete it or use --force), or
             the loss became NaN (naming the epoch).
     """
     from tqdm import tqdm
 
+    from neuron import distributed as dist_
+
+    # Under torchrun (a process group of > 1 ranks): DDP-wrapped model, global batch split
+    # across ranks, loss log all-reduced, checkpoints written by rank 0 only.
+    ddp = dist_.is_distributed()
+    main = dist_.is_main()
+    net = dist_.wrap_ddp(model, device) if ddp else model
+    progress = progress and main
     opt, sched = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
     history: list[dict] = []
     start = 0
@@ -107,17 +121,23 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
             break
         if hasattr(train_set, "set_epoch"):
             train_set.set_epoch(epoch)
-        gen = torch.Generator().manual_seed(seed * 100003 + epoch)
-        loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=gen,
-                            drop_last=len(train_set) > cfg.batch_size, num_workers=0,
-                            pin_memory=device.type == "cuda")
+        gen_seed = seed * 100003 + epoch
+        drop_last = len(train_set) > cfg.batch_size
+        if ddp:  # same seeded global batches as one process, each split across the ranks
+            loader = DataLoader(train_set, batch_sampler=dist_.distributed_sampler(
+                len(train_set), cfg.batch_size, gen_seed, drop_last), num_workers=0,
+                pin_memory=device.type == "cuda")
+        else:
+            loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True,
+                                generator=torch.Generator().manual_seed(gen_seed),
+                                drop_last=drop_last, num_workers=0, pin_memory=device.type == "cuda")
         model.train()
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"{desc} epoch {epoch + 1}/{cfg.epochs}", leave=False,
                    disable=not progress)
         for batch in bar:
             batch = tuple(b.to(device, non_blocking=True) if isinstance(b, Tensor) else b for b in batch)
-            loss = step(model, batch)
+            loss = step(net, batch)
             if not torch.isfinite(loss):
                 raise NeuronError(f"{desc}: loss became {loss.item()} in epoch {epoch + 1}; "
                                   "lower the learning rate")
@@ -128,6 +148,8 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
             total += loss.item() * n
             count += n
             bar.set_postfix(loss=f"{total / max(count, 1):.4f}")
+        if ddp:
+            total, count = (float(v) for v in dist_.all_reduce_sum([total, count]))
         record = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"], "loss": total / max(count, 1)}
         sched.step()
         if evaluate is not None:
@@ -136,10 +158,12 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
                 record.update(evaluate(model))
         history.append(record)
         done_here += 1
-        if checkpoint is not None:
+        if checkpoint is not None and main:
             torch_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                         "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(),
                         "history": history, "epoch": epoch + 1, "fingerprint": fp}, checkpoint)
+        if ddp and checkpoint is not None:
+            dist_.barrier()  # the other ranks wait for rank 0's checkpoint
     model.eval()
     return FitResult(history, resumed_from)
 

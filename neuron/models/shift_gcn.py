@@ -127,60 +127,109 @@ def temporal_shift(
     C = x.shape[channel_dim]
     if shift.shape != (C,):
         raise ConfigError(f"temporal_shift: shift must have shape ({C},), got {tuple(shift.shape)}")
-    T = x.shape[time_dim]
-    T_out = (T - 1) // stride + 1
     x = x.contiguous()
-    dev = x.device
+    return _TemporalShiftFn.apply(x, shift.to(x.dtype), stride, time_dim, channel_dim)
 
-    pos = shift.to(x.dtype)
-    if stride > 1:
-        pos = pos + (stride - 1) / 2.0
-    base = torch.floor(pos.detach())
-    frac = pos - base  # (C,), carries the gradient w.r.t. shift
-    base = base.long()
 
-    t = torch.arange(T_out, device=dev) * stride
-    if time_dim < channel_dim:
-        src0 = t[:, None] + base[None, :]  # (T_out, C) in axis order
-    else:
-        src0 = base[:, None] + t[None, :]  # (C, T_out)
-    src1 = src0 + 1
-    valid0 = (src0 >= 0) & (src0 < T)
-    valid1 = (src1 >= 0) & (src1 < T)
-    src0 = src0.clamp(0, T - 1)
-    src1 = src1.clamp(0, T - 1)
-
-    frac_b = frac[None, :] if time_dim < channel_dim else frac[:, None]
-    w0 = (1.0 - frac_b) * valid0.to(x.dtype)
-    w1 = frac_b * valid1.to(x.dtype)
-
-    # Build the flat (non-batch) source index for every output element.
-    out_shape = list(x.shape)
-    out_shape[time_dim] = T_out
-    in_strides = x.stride()
+def _flat_index(src: Tensor, shape: list[int], strides: tuple[int, ...], time_dim: int,
+                channel_dim: int) -> Tensor:
+    """Flat (non-batch) source offsets for every element of a tensor of ``shape`` whose time
+    coordinate is replaced by ``src`` (indexed in ``(time, channel)`` axis order), read from a
+    tensor with ``strides``."""
+    nd = len(shape)
+    dev = src.device
 
     def view_at(v: Tensor, dims: tuple[int, ...]) -> Tensor:
-        shape = [1] * (nd - 1)
+        vs = [1] * (nd - 1)
         for d in dims:
-            shape[d - 1] = out_shape[d]
-        return v.reshape(shape)
+            vs[d - 1] = shape[d]
+        return v.reshape(vs)
 
-    tc_dims = tuple(sorted((time_dim, channel_dim)))
-    flat_rest = torch.zeros((), dtype=torch.long, device=dev)
+    flat = torch.zeros((), dtype=torch.long, device=dev)
     for d in range(1, nd):
-        if d == time_dim:
-            continue
-        flat_rest = flat_rest + view_at(torch.arange(out_shape[d], device=dev) * in_strides[d], (d,))
-    idx0 = (flat_rest + view_at(src0 * in_strides[time_dim], tc_dims)).reshape(-1)
-    idx1 = (flat_rest + view_at(src1 * in_strides[time_dim], tc_dims)).reshape(-1)
+        if d != time_dim:
+            flat = flat + view_at(torch.arange(shape[d], device=dev) * strides[d], (d,))
+    tc = tuple(sorted((time_dim, channel_dim)))
+    return (flat + view_at(src * strides[time_dim], tc)).reshape(-1)
 
-    xf = x.reshape(x.shape[0], -1)
-    g0 = xf.index_select(1, idx0).view(out_shape)
-    g1 = xf.index_select(1, idx1).view(out_shape)
-    w_shape = [1] * nd
-    w_shape[time_dim] = T_out
-    w_shape[channel_dim] = C
-    return g0 * w0.reshape(w_shape) + g1 * w1.reshape(w_shape)
+
+def _tc(a: Tensor, time_first: bool) -> Tensor:
+    """``(T, C)`` -> axis order of (time, channel)."""
+    return a if time_first else a.t()
+
+
+class _TemporalShiftFn(torch.autograd.Function):
+    """Forward: two gathers and one fused interpolation; backward: gathers only (no scatter,
+    no zero-filled buffers), the gradient w.r.t. the shift from the saved difference
+    ``x[floor(p)+1] - x[floor(p)]`` (validity-masked)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, pos: Tensor, stride: int, time_dim: int, channel_dim: int) -> Tensor:
+        nd = x.dim()
+        T = x.shape[time_dim]
+        C = x.shape[channel_dim]
+        T_out = (T - 1) // stride + 1
+        dev, dt = x.device, x.dtype
+        if stride > 1:
+            pos = pos + (stride - 1) / 2.0
+        base = torch.floor(pos)
+        frac = pos - base
+        base = base.long()
+        t = torch.arange(T_out, device=dev) * stride
+        src0 = t[:, None] + base[None, :]  # (T_out, C)
+        src1 = src0 + 1
+        v0 = ((src0 >= 0) & (src0 < T)).to(dt)
+        v1 = ((src1 >= 0) & (src1 < T)).to(dt)
+        time_first = time_dim < channel_dim
+        out_shape = list(x.shape)
+        out_shape[time_dim] = T_out
+        w_shape = [1] * nd
+        w_shape[time_dim] = T_out
+        w_shape[channel_dim] = C
+        idx0 = _flat_index(_tc(src0.clamp(0, T - 1), time_first), out_shape, x.stride(), time_dim, channel_dim)
+        idx1 = _flat_index(_tc(src1.clamp(0, T - 1), time_first), out_shape, x.stride(), time_dim, channel_dim)
+        xf = x.reshape(x.shape[0], -1)
+        g0 = xf.index_select(1, idx0).view(out_shape).mul_(_tc(v0, time_first).reshape(w_shape))
+        diff = xf.index_select(1, idx1).view(out_shape).mul_(_tc(v1, time_first).reshape(w_shape)).sub_(g0)
+        fr = frac.view([C if d == channel_dim else 1 for d in range(nd)])
+        out = torch.addcmul(g0, diff, fr)
+        ctx.save_for_backward(diff, base, frac)
+        ctx.geom = (list(x.shape), stride, time_dim, channel_dim)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        diff, base, frac = ctx.saved_tensors
+        in_shape, stride, time_dim, channel_dim = ctx.geom
+        nd = len(in_shape)
+        grad = grad.contiguous()
+        g_x = g_pos = None
+        if ctx.needs_input_grad[1]:
+            dims = [d for d in range(nd) if d != channel_dim]
+            g_pos = (grad * diff).sum(dim=dims)
+        if ctx.needs_input_grad[0]:
+            T = in_shape[time_dim]
+            C = in_shape[channel_dim]
+            T_out = grad.shape[time_dim]
+            dev, dt = grad.device, grad.dtype
+            s = torch.arange(T, device=dev)[:, None] - base[None, :]  # (T, C): s - base
+            time_first = time_dim < channel_dim
+            w_shape = [1] * nd
+            w_shape[time_dim] = T
+            w_shape[channel_dim] = C
+            gf = grad.reshape(grad.shape[0], -1)
+            g_x = None
+            for k, wt in ((0, 1.0 - frac), (1, frac)):
+                num = s - k  # input frame s is read as src_k by output frame t = (s - base - k) / stride
+                t_in = torch.div(num, stride, rounding_mode="floor")
+                ok = (num - t_in * stride == 0) & (t_in >= 0) & (t_in < T_out)
+                w = (ok.to(dt) * wt[None, :])
+                idx = _flat_index(_tc(t_in.clamp(0, T_out - 1), time_first), in_shape, grad.stride(),
+                                  time_dim, channel_dim)
+                term = gf.index_select(1, idx).view(in_shape)
+                w = _tc(w, time_first).reshape(w_shape)
+                g_x = term.mul_(w) if g_x is None else g_x.addcmul_(term, w)
+        return g_x, g_pos, None, None, None
 
 
 class TemporalShift(nn.Module):
@@ -233,6 +282,21 @@ def spatial_shift_index(num_point: int, channels: int, direction: int = 1) -> Te
     return (((i + direction * j) % num_point) * channels + j).reshape(-1)
 
 
+class _Permute(torch.autograd.Function):
+    """``x.index_select(1, perm)`` for a permutation ``perm``; backward gathers with the inverse
+    permutation instead of scattering into a zero-filled buffer."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, perm: Tensor, inv: Tensor) -> Tensor:
+        ctx.save_for_backward(inv)
+        return x.index_select(1, perm)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (inv,) = ctx.saved_tensors
+        return grad.contiguous().index_select(1, inv), None, None
+
+
 class ShiftGraphConv(nn.Module):
     """Non-local spatial shift graph convolution (Shift-GCN Sec. 3.2), channels-last.
 
@@ -259,6 +323,9 @@ class ShiftGraphConv(nn.Module):
             self.down = None
         self.register_buffer("shift_in", spatial_shift_index(num_point, in_channels, +1), persistent=False)
         self.register_buffer("shift_out", spatial_shift_index(num_point, out_channels, -1), persistent=False)
+        # inverse permutations (for the backward gathers)
+        self.register_buffer("shift_in_inv", torch.argsort(self.shift_in), persistent=False)
+        self.register_buffer("shift_out_inv", torch.argsort(self.shift_out), persistent=False)
 
     def forward(self, x0: Tensor) -> Tensor:
         B, T, V, C = x0.shape
@@ -266,10 +333,10 @@ class ShiftGraphConv(nn.Module):
             raise ConfigError(
                 f"ShiftGraphConv expects (B, T, {self.num_point}, {self.in_channels}), got {tuple(x0.shape)}"
             )
-        x = x0.reshape(B * T, V * C).index_select(1, self.shift_in).view(B * T, V, C)
+        x = _Permute.apply(x0.reshape(B * T, V * C), self.shift_in, self.shift_in_inv).view(B * T, V, C)
         x = x * (torch.tanh(self.feature_mask) + 1)
         x = torch.matmul(x, self.weight) + self.bias  # (BT, V, C_out)
-        x = x.view(B * T, V * self.out_channels).index_select(1, self.shift_out)
+        x = _Permute.apply(x.view(B * T, V * self.out_channels), self.shift_out, self.shift_out_inv)
         x = self.bn(x).view(B, T, V, self.out_channels)
         res = x0 if self.down is None else self.down(x0)
         return F.relu(x + res)

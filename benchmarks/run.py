@@ -1,0 +1,432 @@
+"""Performance benchmarks of the Neuron reproduction (a script, not a test).
+
+    python benchmarks/run.py [--quick] [--e2e] [--threads N] [--out benchmarks/results.json]
+
+Prints a table and writes JSON (``benchmarks/results.json`` and ``benchmarks/results-<date>.json``).
+All figures come from the same run:
+
+* machine reference: fp32 ``torch.mm`` GFLOP/s on large square matrices (the bound for this
+  model family, whose FLOPs are all matrix products);
+* encoder (Shift-GCN, batch 64, T = 64, V in {20, 25}, M in {1, 2}): samples/s of inference
+  forward and of a training step (forward + backward + SGD), FLOPs per sample
+  (``torch.utils.flop_counter.FlopCounterMode``), achieved GFLOP/s and the ratio to the matmul
+  bound; the pre-optimisation implementation (``git HEAD`` version of ``shift_gcn.py``, when it
+  differs) is measured alongside for the speed-up;
+* Neuron stage on real UTD-MHAD (split 22/5 #0): seconds per epoch with the frozen encoder
+  recomputed per batch (the official design) vs. from cached float16 features, the speed-up and
+  the ZSL (unseen-class) accuracy of both; cache bytes per sample;
+* ``--e2e``: wall time and peak RSS of ``bash scripts/main.sh`` (the README's main job) run with
+  a fresh temporary cache (minutes).
+
+Every rate is reported twice: per wall-clock second (what you wait for; sensitive to other jobs
+on a shared machine) and per CPU-second of this process (user + system; robust to load, since a
+preempted process accrues no CPU time).  Ratios are always taken between figures of the same kind.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import importlib.util
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+
+def cpu_time() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(fn, reps: int, warmup: int = 1) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) per call of ``fn``, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    w0, c0 = time.perf_counter(), cpu_time()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - w0) / reps, (cpu_time() - c0) / reps
+
+
+def load_avg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+# --------------------------------------------------------------------------- machine reference
+def matmul_bound(n: int, reps: int) -> dict:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    flops = 2.0 * n ** 3
+    wall, cpu = timed(lambda: torch.mm(a, b), reps, warmup=2)
+    return {"n": n, "gflops_wall": flops / wall / 1e9, "gflops_per_cpu_s": flops / cpu / 1e9,
+            "threads": torch.get_num_threads()}
+
+
+# --------------------------------------------------------------------------- encoder
+def reference_module():
+    """The ``git HEAD`` shift_gcn.py as a module (None if unavailable or identical)."""
+    try:
+        src = subprocess.run(["git", "show", "HEAD:neuron/models/shift_gcn.py"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    if src == (ROOT / "neuron/models/shift_gcn.py").read_text():
+        return None
+    path = Path(tempfile.mkdtemp()) / "shift_gcn_head.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("shift_gcn_head", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@torch.no_grad()
+def calibrate_bn(model: nn.Module, x: torch.Tensor) -> None:
+    """Set BatchNorm running statistics to those of ``x`` (one train-mode pass, cumulative).
+
+    A freshly initialised model in eval mode normalises with mean 0 / var 1; through ten blocks
+    the activations then drift into float32 denormals, which are ~10x slower on x86 and would
+    make the inference figure meaningless.  A trained encoder has calibrated statistics.
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    model(x)
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+
+
+def bench_encoder(mod, V: int, M: int, batch: int, T: int, reps: int, bound: dict,
+                  compile_mode: str = "off") -> dict:
+    from neuron.accel import maybe_compile
+
+    torch.manual_seed(0)
+    model = mod.ShiftGCN(num_classes=20, num_point=V, num_person=M)
+    x = torch.randn(batch, 3, T, V, M)
+    y = torch.randint(0, 20, (batch,))
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, nesterov=True)
+    net = maybe_compile(model, compile_mode)
+
+    def train_step():
+        loss = F.cross_entropy(net(x).logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    @torch.no_grad()
+    def forward():
+        net(x)
+
+    calibrate_bn(model, x)
+    with FlopCounterMode(display=False) as fc:
+        model.eval()
+        with torch.no_grad():
+            model(x)
+    f_fwd = fc.get_total_flops() / batch
+    model.train()
+    with FlopCounterMode(display=False) as fc:
+        F.cross_entropy(model(x).logits, y).backward()
+    f_train = fc.get_total_flops() / batch
+    opt.zero_grad(set_to_none=True)
+
+    model.train()
+    tw, tc = timed(train_step, reps)
+    model.eval()
+    fw, fcpu = timed(forward, reps)
+    row = {"V": V, "M": M, "batch": batch, "T": T,
+           "gflop_per_sample_fwd": f_fwd / 1e9, "gflop_per_sample_train": f_train / 1e9,
+           "fwd_samples_per_s": batch / fw, "train_samples_per_s": batch / tw,
+           "fwd_samples_per_cpu_s": batch / fcpu, "train_samples_per_cpu_s": batch / tc,
+           "train_gflops_wall": f_train * batch / tw / 1e9, "train_gflops_per_cpu_s": f_train * batch / tc / 1e9,
+           "fwd_gflops_wall": f_fwd * batch / fw / 1e9}
+    set_fractions(row, bound)
+    return row
+
+
+def set_fractions(row: dict, bound: dict) -> None:
+    row["train_frac_of_bound_wall"] = row["train_gflops_wall"] / bound["gflops_wall"]
+    row["train_frac_of_bound_cpu"] = row["train_gflops_per_cpu_s"] / bound["gflops_per_cpu_s"]
+    row["fwd_frac_of_bound_wall"] = row["fwd_gflops_wall"] / bound["gflops_wall"]
+
+
+# --------------------------------------------------------------------------- Neuron stage
+class RecomputeNeuron(nn.Module):
+    """The official design: the frozen encoder runs on every training batch."""
+
+    def __init__(self, encoder: nn.Module, neuron: nn.Module) -> None:
+        super().__init__()
+        from neuron.models import FrozenEncoder
+
+        self.encoder = FrozenEncoder(encoder)
+        self.neuron = neuron
+
+    def forward(self, x, sp, tp):
+        from neuron.models import split_cube
+
+        f_s, f_t = split_cube(self.encoder(x).cube)
+        return self.neuron(f_s, f_t, sp, tp)
+
+
+def bench_neuron_stage(epochs: int, progress: bool = False) -> dict:
+    from neuron import stages
+    from neuron.config import load_run_config
+    from neuron.io import torch_load
+    from neuron.models import Neuron, neuron_loss
+    from neuron.train import (Features, accuracy, extract_features, fit, score_neuron,
+                              seed_everything, select_semantics, train_neuron)
+
+    cfg = load_run_config(ROOT / "params/runs/utd_mhad_quick.yaml")
+    device = torch.device("cpu")
+    bundle = stages.stage_data(cfg)
+    sem = stages.stage_side_info(cfg, bundle)
+    split = bundle.split
+    seen, unseen = split.seen, split.unseen
+    # Encoder: the cached pre-trained one of this config if present (else a partial checkpoint,
+    # else random weights -- the speed comparison is unaffected; accuracy then is near chance).
+    seed_everything(cfg.seed)
+    encoder = stages.build_encoder(bundle, len(seen))
+    folder = stages.cache_root() / "encoders" / stages.encoder_key(cfg, bundle)
+    enc_src = "random init"
+    for name, label in (("encoder.pt", "pre-trained (cache)"), ("checkpoint.pt", "partially pre-trained checkpoint (cache)")):
+        if (folder / name).exists():
+            encoder.load_state_dict(torch_load(folder / name)["model"])
+            enc_src = f"{label} {folder.name}/{name}"
+            break
+    encoder.eval()
+
+    from neuron.models import FrozenEncoder
+
+    idx_train = split.train
+    test_idx = split.test[torch.isin(torch.as_tensor(bundle.pdata.labels[split.test]),
+                                     torch.as_tensor(unseen)).numpy()]
+    t0 = time.perf_counter()
+    f_train32 = extract_features(FrozenEncoder(encoder), bundle.windows(cfg, idx_train, False), device, 128)
+    extract_s = time.perf_counter() - t0
+    f_test32 = extract_features(FrozenEncoder(encoder), bundle.windows(cfg, test_idx, False), device, 128)
+    state = f_train32.to_state()
+    nbytes = sum(v.numel() * v.element_size() for v in state.values() if isinstance(v, torch.Tensor))
+    f_train = Features.from_state(state)
+    f_test = Features.from_state(f_test32.to_state())
+    ocfg = dataclasses.replace(cfg.neuron_train, epochs=epochs)
+    ncfg = dataclasses.asdict(cfg.neuron)
+
+    def new_neuron():
+        seed_everything(cfg.seed)
+        return Neuron(text_dim=sem.dim, feat_dim=f_train.f_s.shape[1], **ncfg)
+
+    def zsl(model, feats):
+        s = score_neuron(model, feats, unseen, sem.spatial, sem.temporal, device)
+        return accuracy(s.fused, feats.labels, unseen)
+
+    durations: list[list[float]] = []
+
+    def epoch_clock():
+        """(evaluate callback recording per-epoch end times, -> (wall, cpu) s/epoch: the median
+        over epochs after the first, which carries one-off warm-up costs)."""
+        stamps = [(time.perf_counter(), cpu_time())]
+
+        def cb(_model):
+            stamps.append((time.perf_counter(), cpu_time()))
+            return {}
+
+        def per_epoch():
+            d = [(b[0] - a[0], b[1] - a[1]) for a, b in zip(stamps, stamps[1:])]
+            durations.append([round(x[0], 3) for x in d])
+            d = d[1:] if len(d) > 1 else d
+            return (statistics.median(x[0] for x in d), statistics.median(x[1] for x in d))
+
+        return cb, per_epoch
+
+    # cached features
+    cached = new_neuron()
+    cb, per_epoch = epoch_clock()
+    h_cached = train_neuron(cached, f_train, seen, sem.spatial, sem.temporal, ocfg, cfg.seed, device,
+                            progress=progress, evaluate=cb)
+    cached_wall, cached_cpu = per_epoch()
+    acc_cached = zsl(cached, f_test)
+
+    # recomputed per batch (same seed, same batch order: fit() seeds the order by (seed, epoch))
+    rec = RecomputeNeuron(encoder, new_neuron())
+    sp = select_semantics(sem.spatial, seen)
+    tp = select_semantics(sem.temporal, seen)
+    windows = bundle.windows(cfg, idx_train, False, seen)
+
+    def step(m, batch):
+        x, y = batch
+        return neuron_loss(m(x, sp, tp), y)
+
+    cb, per_epoch = epoch_clock()
+    h_rec = fit(rec, windows, ocfg, step, cfg.seed, device, evaluate=cb, desc="neuron-recompute",
+                progress=progress)
+    rec_wall, rec_cpu = per_epoch()
+    acc_rec = zsl(rec.neuron, f_test32)
+    return {
+        "data": "real UTD-MHAD (utd_mhad_22_5 #0, seed 0), centred 64-frame windows",
+        "encoder": enc_src, "train_samples": len(f_train), "test_unseen_samples": len(f_test),
+        "epochs": epochs, "batch_size": ocfg.batch_size,
+        "feature_extraction_s": extract_s,
+        "cache_bytes_per_sample_fp16": nbytes / len(f_train),
+        "cache_bytes_per_sample_breakdown": {k: v[0].numel() * v.element_size()
+                                             for k, v in state.items() if isinstance(v, torch.Tensor)},
+        "cached_s_per_epoch": cached_wall, "recompute_s_per_epoch": rec_wall,
+        "cached_cpu_s_per_epoch": cached_cpu, "recompute_cpu_s_per_epoch": rec_cpu,
+        "speedup_wall": rec_wall / cached_wall, "speedup_cpu": rec_cpu / cached_cpu,
+        "zsl_acc_cached": acc_cached, "zsl_acc_recompute": acc_rec,
+        "zsl_acc_diff_points": acc_cached - acc_rec,
+        "epoch_wall_s": {"cached": durations[0], "recompute": durations[1]},
+        "final_loss_cached": h_cached.history[-1]["loss"], "final_loss_recompute": h_rec.history[-1]["loss"],
+    }
+
+
+# --------------------------------------------------------------------------- end to end
+def bench_e2e() -> dict:
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NEURON_CACHE=cache)
+        t0 = time.perf_counter()
+        proc = subprocess.run(["bash", "scripts/main.sh"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wall = time.perf_counter() - t0
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"command": "bash scripts/main.sh (fresh NEURON_CACHE)", "returncode": proc.returncode,
+            "wall_s": wall, "peak_rss_mib": ru.ru_maxrss / 1024, "children_cpu_s": ru.ru_utime + ru.ru_stime,
+            "tail": proc.stdout[-1500:]}
+
+
+# --------------------------------------------------------------------------- main
+def fmt_table(res: dict) -> str:
+    b = res["matmul"]
+    lines = [f"Neuron benchmarks {res['date']}  ({res['machine']['cpu']}, {b['threads']} threads, "
+             f"load avg {res['machine']['load_avg_start']} -> {res['machine']['load_avg_end']})",
+             f"matmul bound (torch.mm {b['n']}^2 fp32): {b['gflops_wall']:.1f} GFLOP/s wall, "
+             f"{b['gflops_per_cpu_s']:.1f} GFLOP per CPU-s (max of a measurement before and after "
+             f"the encoder runs: " + ", ".join(f"{m['gflops_wall']:.1f}" for m in res.get("matmul_runs", [b]))
+             + " GFLOP/s)", "",
+             "Encoder (Shift-GCN, batch 64, T=64)   GF/sample   fwd samp/s   train samp/s   train GF/s   "
+             "of bound (wall | CPU-time)"]
+    for r in res["encoder"]:
+        lines.append(f"  {r['impl']:<9} V={r['V']:<2} M={r['M']}        fwd {r['gflop_per_sample_fwd']:.2f} "
+                     f"train {r['gflop_per_sample_train']:.2f}  {r['fwd_samples_per_s']:8.1f}   {r['train_samples_per_s']:10.2f}"
+                     f"   {r['train_gflops_wall']:9.1f}   {100 * r['train_frac_of_bound_wall']:5.1f} % | "
+                     f"{100 * r['train_frac_of_bound_cpu']:5.1f} %")
+    for k, v in res.get("encoder_speedup", {}).items():
+        lines.append(f"  speed-up optimised / HEAD, {k}: train {v['train_wall']:.2f}x wall, {v['train_cpu']:.2f}x CPU-time; "
+                     f"fwd {v['fwd_wall']:.2f}x wall")
+    n = res.get("neuron_stage")
+    if n:
+        lines += ["", f"Neuron stage ({n['data']}; encoder: {n['encoder']}; {n['train_samples']} train samples, "
+                      f"{n['epochs']} epochs)",
+                  f"  recompute encoder per batch: {n['recompute_s_per_epoch']:.2f} s/epoch "
+                  f"({n['recompute_cpu_s_per_epoch']:.2f} CPU-s), ZSL acc {n['zsl_acc_recompute']:.2f} %",
+                  f"  cached fp16 features:        {n['cached_s_per_epoch']:.3f} s/epoch "
+                  f"({n['cached_cpu_s_per_epoch']:.3f} CPU-s), ZSL acc {n['zsl_acc_cached']:.2f} %",
+                  f"  speed-up {n['speedup_wall']:.1f}x wall, {n['speedup_cpu']:.1f}x CPU-time; accuracy diff "
+                  f"{n['zsl_acc_diff_points']:+.2f} points; cache {n['cache_bytes_per_sample_fp16']:.0f} B/sample"]
+        if n.get("projected_speedup_by_shape"):
+            lines.append("  projected speed-up (encoder fwd + Neuron step) / Neuron step: " + ", ".join(
+                f"{k}: {v:.1f}x" for k, v in n["projected_speedup_by_shape"].items()))
+    e = res.get("e2e")
+    if e:
+        lines += ["", f"End to end ({e['command']}): rc {e['returncode']}, {e['wall_s']:.0f} s wall, "
+                      f"peak RSS {e['peak_rss_mib']:.0f} MiB"]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions and configurations")
+    ap.add_argument("--e2e", action="store_true", help="also time bash scripts/main.sh (minutes)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    ap.add_argument("--compile", default="off", help="torch.compile mode for the encoder (default off)")
+    ap.add_argument("--skip-neuron", action="store_true")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if not os.environ.get("NEURON_DATA_ROOT") and (ROOT.parent / "shared" / "data").is_dir():
+        os.environ["NEURON_DATA_ROOT"] = str((ROOT.parent / "shared" / "data").resolve())
+
+    from neuron.models import shift_gcn
+
+    date = _dt.datetime.now().isoformat(timespec="seconds")
+    res: dict = {"date": date, "quick": args.quick, "torch": torch.__version__,
+                 "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                             "load_avg_start": load_avg()}}
+    reps = 1 if args.quick else 2
+    res["matmul"] = matmul_bound(2048 if args.quick else 3072, 3 if args.quick else 10)
+    print(f"matmul: {res['matmul']['gflops_wall']:.1f} GFLOP/s", flush=True)
+    configs = [(25, 2), (20, 1)] if args.quick else [(20, 1), (20, 2), (25, 1), (25, 2)]
+    ref = reference_module()
+    rows = []
+    for V, M in configs:
+        for impl, mod in (("optimised", shift_gcn), ("HEAD", ref)):
+            if mod is None or (impl == "HEAD" and (V, M) not in ([(20, 1)] if args.quick else [(20, 1), (25, 2)])):
+                continue
+            r = bench_encoder(mod, V, M, 64, 64, reps, res["matmul"],
+                              args.compile if impl == "optimised" else "off")
+            r["impl"] = impl
+            rows.append(r)
+            print(f"encoder {impl} V={V} M={M}: train {r['train_samples_per_s']:.2f} samp/s, "
+                  f"{100 * r['train_frac_of_bound_wall']:.1f} % of bound", flush=True)
+    # The bound is measured again after the encoder runs; the larger (what the machine delivered
+    # at its best during this run) is the reference, so a busy moment cannot flatter the ratio.
+    again = matmul_bound(res["matmul"]["n"], 3 if args.quick else 10)
+    res["matmul_runs"] = [res["matmul"], again]
+    res["matmul"] = {k: max(res["matmul"][k], again[k]) if k.startswith("gflops") else v
+                     for k, v in res["matmul"].items()}
+    for r in rows:
+        set_fractions(r, res["matmul"])
+    res["encoder"] = rows
+    sp = {}
+    for r in rows:
+        if r["impl"] == "HEAD":
+            o = next(q for q in rows if q["impl"] == "optimised" and (q["V"], q["M"]) == (r["V"], r["M"]))
+            sp[f"V={r['V']} M={r['M']}"] = {
+                "train_wall": o["train_samples_per_s"] / r["train_samples_per_s"],
+                "train_cpu": o["train_samples_per_cpu_s"] / r["train_samples_per_cpu_s"],
+                "fwd_wall": o["fwd_samples_per_s"] / r["fwd_samples_per_s"]}
+    res["encoder_speedup"] = sp
+    if not args.skip_neuron:
+        n = res["neuron_stage"] = bench_neuron_stage(2 if args.quick else 4)
+        # Per-step model for other skeleton shapes: recompute = encoder forward + Neuron step.
+        steps = n["train_samples"] // n["batch_size"]
+        neuron_step = n["cached_s_per_epoch"] / steps
+        n["projected_speedup_by_shape"] = {
+            f"V={r['V']} M={r['M']}": (r["batch"] / r["fwd_samples_per_s"] + neuron_step) / neuron_step
+            for r in rows if r["impl"] == "optimised"}
+    if args.e2e:
+        res["e2e"] = bench_e2e()
+    res["machine"]["load_avg_end"] = load_avg()
+    table = fmt_table(res)
+    res["table"] = table
+    print("\n" + table)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2))
+    out.with_name(f"{out.stem}-{date[:10]}.json").write_text(json.dumps(res, indent=2))
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
