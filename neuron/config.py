@@ -435,6 +435,8 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     cache_features: bool = True
     num_threads: int = 0
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    num_workers: int = 0
 
     def validate(self, where: str) -> None:
         _check(self.neuron.top_k <= self.side_info.k, where,
@@ -442,6 +444,7 @@ class RunConfig:
         _check(self.device in ("auto", "cpu") or self.device.startswith("cuda"), where,
                f"device {self.device!r} must be auto, cpu or cuda[:n]")
         _check(self.num_threads >= 0, where, "num_threads must be >= 0 (0 = torch default)")
+        _check(self.num_workers >= 0, where, "num_workers must be >= 0")
 
 
 def load_run_config(source: str | os.PathLike | dict, overrides: dict | None = None) -> RunConfig:

@@ -48,6 +48,23 @@ def params_hash(cfg: RunConfig) -> str:
     return sha256_obj(to_dict(cfg))
 
 
+def params_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two resolved parameter dicts.
+
+    Keys present in only one of them (a parameter added to the code later, at its default) are
+    not differences, so old run folders stay usable after the parameter schema grows.
+    """
+    out = []
+    for k in old.keys() & new.keys():
+        a, b = old[k], new[k]
+        key = f"{prefix}{k}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += params_diff(a, b, key + ".")
+        elif a != b:
+            out.append(key)
+    return sorted(out)
+
+
 def write_manifest(run_dir: str | Path, cfg: RunConfig, extra: dict | None = None,
                    force: bool = False) -> dict:
     """Write ``run_dir/manifest.json``; refuse to mix outputs of different parameters.
@@ -60,10 +77,10 @@ def write_manifest(run_dir: str | Path, cfg: RunConfig, extra: dict | None = Non
     path = run_dir / "manifest.json"
     phash = params_hash(cfg)
     old = json.loads(path.read_text()) if path.exists() else None
-    if old is not None and old.get("params_hash") != phash and not force:
-        raise NeuronError(f"{run_dir}: holds outputs of different parameters "
-                          f"(manifest {old.get('params_hash', '?')[:12]}, now {phash[:12]}); "
-                          "use another run folder or --force")
+    diff = params_diff(old.get("params", {}), to_dict(cfg)) if old is not None else []
+    if diff and not force:
+        raise NeuronError(f"{run_dir}: holds outputs of different parameters (differing: "
+                          f"{', '.join(diff[:8])}); use another run folder or --force")
     import torch
 
     manifest = {

@@ -171,7 +171,7 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
     """
     from tqdm import tqdm
 
-    from neuron.manifest import params_hash
+    from neuron.manifest import params_diff
 
     study = load_study_config(path)
     if seeds:
@@ -189,12 +189,10 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
     for r in runs:
         man = runs_root / r.rel_dir / "manifest.json"
         if man.exists() and not force:
-            old = json.loads(man.read_text()).get("params_hash")
-            from neuron.config import from_dict, RunConfig
-            new = params_hash(from_dict(RunConfig, r.config))
-            if old != new:
-                raise NeuronError(f"{man.parent}: holds outputs of different parameters; "
-                                  "use --force to overwrite")
+            diff = params_diff(json.loads(man.read_text()).get("params", {}), r.config)
+            if diff:
+                raise NeuronError(f"{man.parent}: holds outputs of different parameters "
+                                  f"(differing: {', '.join(diff[:8])}); use --force to overwrite")
     done_keys: dict[tuple[str, str], Path] = {}
     t0 = time.time()
     jobs = [(r, s) for r in runs for s in stages]

@@ -33,6 +33,11 @@ def cache_root() -> Path:
     return Path(os.environ.get("NEURON_CACHE") or PROJECT_ROOT / "runs" / ".cache").resolve()
 
 
+def runtime(cfg: RunConfig) -> dict:
+    """Training-loop runtime options of a run (mixed precision on CUDA, loader workers)."""
+    return {"precision": cfg.precision, "num_workers": cfg.num_workers}
+
+
 def setup_torch(cfg: RunConfig) -> torch.device:
     """Seed everything, set threads, pick the device; returns it."""
     from neuron.train import resolve_device, seed_everything
@@ -223,7 +228,8 @@ def stage_encoder(cfg: RunConfig, bundle: DataBundle, device: torch.device, prog
     train_set = bundle.windows(cfg, bundle.split.train, True, seen)
     val_set = bundle.windows(cfg, bundle.split.val, False, seen)
     res = pretrain_encoder(encoder, train_set, val_set, cfg.encoder, cfg.seed, device,
-                           folder / "checkpoint.pt", progress, {"key": key}, stop_after)
+                           folder / "checkpoint.pt", progress, {"key": key}, stop_after,
+                           **runtime(cfg))
     if len(res.history) == cfg.encoder.epochs:
         torch_save({"model": encoder.state_dict(), "history": res.history, "key": key}, final)
         write_json(folder / "history.json", res.history)
@@ -290,12 +296,14 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
     # --- Neuron
     model = new_neuron()
     hist = train_neuron(model, f_train, seen, sem.spatial, sem.temporal, cfg.neuron_train, cfg.seed,
-                        device, run_dir / "neuron.ckpt", progress, fp, stop_after=stop_after)
+                        device, run_dir / "neuron.ckpt", progress, fp, stop_after=stop_after,
+                        **runtime(cfg))
     if len(hist.history) < cfg.neuron_train.epochs:
         return {"interrupted": True, "epochs_done": len(hist.history)}
     twin = new_neuron()
     train_neuron(twin, f_train_twin, twin_seen, sem.spatial, sem.temporal, cfg.neuron_train, cfg.seed,
-                 device, run_dir / "neuron_twin.ckpt", progress, {**fp, "twin": twin_seen})
+                 device, run_dir / "neuron_twin.ckpt", progress, {**fp, "twin": twin_seen},
+                 **runtime(cfg))
     s_test = score_neuron(model, f_test, classes, sem.spatial, sem.temporal, device)
     s_val = score_neuron(twin, f_val, val_classes, sem.spatial, sem.temporal, device)
     labels = f_test.labels.numpy()
@@ -336,10 +344,11 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
 
         base = new_base()
         bh = train_baseline(base, f_train, seen, emb, cfg.baseline_train, cfg.seed, device,
-                            run_dir / "baseline.ckpt", progress, bfp)
+                            run_dir / "baseline.ckpt", progress, bfp, **runtime(cfg))
         btwin = new_base()
         train_baseline(btwin, f_train_twin, twin_seen, emb, cfg.baseline_train, cfg.seed, device,
-                       run_dir / "baseline_twin.ckpt", progress, {**bfp, "twin": twin_seen})
+                       run_dir / "baseline_twin.ckpt", progress, {**bfp, "twin": twin_seen},
+                       **runtime(cfg))
         b_test = score_baseline(base, f_test, classes, emb, device)
         b_val = score_baseline(btwin, f_val, val_classes, emb, device)
         b_full = b_test.full(b_test.fused, C)

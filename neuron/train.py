@@ -65,7 +65,7 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
         seed: int, device: torch.device, checkpoint: Path | None = None,
         evaluate: Callable[[nn.Module], dict] | None = None, desc: str = "train",
         fingerprint: dict | None = None, progress: bool = True,
-        stop_after: int | None = None) -> FitResult:
+        stop_after: int | None = None, precision: str = "fp32", num_workers: int = 0) -> FitResult:
     """Train ``model`` for ``cfg.epochs`` epochs with resumable checkpoints.
 
     Args:
@@ -78,6 +78,8 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
         evaluate: ``evaluate(model) -> dict`` of metrics added to the epoch's history.
         fingerprint: parameters the checkpoint must match to be resumed (else NeuronError).
         stop_after: stop after this many epochs in this call (tests of resume).
+        precision: ``fp32``, or ``bf16`` / ``fp16`` autocast on CUDA (ignored on CPU; see
+            :mod:`neuron.accel`). num_workers: DataLoader worker processes.
 
     Distributed (a ``torch.distributed`` process group of > 1 ranks, e.g. under ``torchrun``; see
     :mod:`neuron.distributed`): the model is wrapped in DistributedDataParallel, ``cfg.batch_size``
@@ -91,7 +93,10 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
     """
     from tqdm import tqdm
 
+    from neuron import accel
     from neuron import distributed as dist_
+
+    scaler = accel.grad_scaler(device, precision)
 
     # Under torchrun (a process group of > 1 ranks): DDP-wrapped model, global batch split
     # across ranks, loss log all-reduced, checkpoints written by rank 0 only.
@@ -125,25 +130,24 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
         drop_last = len(train_set) > cfg.batch_size
         if ddp:  # same seeded global batches as one process, each split across the ranks
             loader = DataLoader(train_set, batch_sampler=dist_.distributed_sampler(
-                len(train_set), cfg.batch_size, gen_seed, drop_last), num_workers=0,
-                pin_memory=device.type == "cuda")
+                len(train_set), cfg.batch_size, gen_seed, drop_last),
+                **accel.loader_kwargs(device, num_workers))
         else:
             loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True,
                                 generator=torch.Generator().manual_seed(gen_seed),
-                                drop_last=drop_last, num_workers=0, pin_memory=device.type == "cuda")
+                                drop_last=drop_last, **accel.loader_kwargs(device, num_workers))
         model.train()
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"{desc} epoch {epoch + 1}/{cfg.epochs}", leave=False,
                    disable=not progress)
         for batch in bar:
             batch = tuple(b.to(device, non_blocking=True) if isinstance(b, Tensor) else b for b in batch)
-            loss = step(net, batch)
+            with accel.autocast(device, precision):
+                loss = step(net, batch)
             if not torch.isfinite(loss):
                 raise NeuronError(f"{desc}: loss became {loss.item()} in epoch {epoch + 1}; "
                                   "lower the learning rate")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            accel.backward_step(loss, opt, scaler)
             n = len(batch[-1])
             total += loss.item() * n
             count += n
@@ -177,7 +181,7 @@ def label_map(classes: Sequence[int]) -> dict[int, int]:
 def pretrain_encoder(encoder: nn.Module, train_set: Dataset, val_set: Dataset | None, cfg: OptimConfig,
                      seed: int, device: torch.device, checkpoint: Path | None = None,
                      progress: bool = True, fingerprint: dict | None = None,
-                     stop_after: int | None = None) -> FitResult:
+                     stop_after: int | None = None, **runtime) -> FitResult:
     """Pre-train Shift-GCN with cross-entropy on seen classes (labels already mapped to 0..S-1).
 
     ``val_set`` (held-out seen-class samples) gives ``val_acc`` (%) per epoch.
@@ -195,7 +199,7 @@ def pretrain_encoder(encoder: nn.Module, train_set: Dataset, val_set: Dataset | 
         return {"val_acc": float((logits.argmax(1) == labels).float().mean() * 100)}
 
     return fit(encoder, train_set, cfg, step, seed, device, checkpoint, evaluate, "encoder",
-               fingerprint, progress, stop_after)
+               fingerprint, progress, stop_after, **runtime)
 
 
 @torch.no_grad()
@@ -308,7 +312,7 @@ def train_neuron(model: nn.Module, feats: Features, classes: Sequence[int], spat
                  temporal_sem: Sequence[Tensor], cfg: OptimConfig, seed: int, device: torch.device,
                  checkpoint: Path | None = None, progress: bool = True, fingerprint: dict | None = None,
                  evaluate: Callable[[nn.Module], dict] | None = None,
-                 stop_after: int | None = None) -> FitResult:
+                 stop_after: int | None = None, **runtime) -> FitResult:
     """Train Neuron on cached frozen features of seen-class samples.
 
     Args:
@@ -328,12 +332,12 @@ def train_neuron(model: nn.Module, feats: Features, classes: Sequence[int], spat
         return neuron_loss(m(f_s, f_t, sp, tp), y)
 
     return fit(model, data, cfg, step, seed, device, checkpoint, evaluate, "neuron", fingerprint,
-               progress, stop_after)
+               progress, stop_after, **runtime)
 
 
 def train_baseline(model: nn.Module, feats: Features, classes: Sequence[int], class_emb: Tensor,
                    cfg: OptimConfig, seed: int, device: torch.device, checkpoint: Path | None = None,
-                   progress: bool = True, fingerprint: dict | None = None) -> FitResult:
+                   progress: bool = True, fingerprint: dict | None = None, **runtime) -> FitResult:
     """Train the global-alignment baseline on pooled features; ``class_emb`` is ``(C_all, D)``."""
     emb = class_emb[torch.as_tensor(list(classes))].to(device)
     data = TensorDataset(feats.pooled, _targets(feats.labels, classes))
@@ -344,7 +348,7 @@ def train_baseline(model: nn.Module, feats: Features, classes: Sequence[int], cl
         return ce(m(x, emb), y)
 
     return fit(model, data, cfg, step, seed, device, checkpoint, None, "baseline", fingerprint,
-               progress)
+               progress, **runtime)
 
 
 @dataclass
