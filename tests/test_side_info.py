@@ -310,3 +310,18 @@ def test_smollm2_real_generation_one_class(tmp_path, monkeypatch):
                                min_chars=10, max_chars=400, previous=[], max_calls=4, num_samples=1)
     assert len(items) == 3 and len({i.lower() for i in items}) == 3
     assert n_calls == len(read_jsonl(tmp_path / "log.jsonl"))
+
+
+@pytest.mark.skipif(not SEM.is_dir(), reason=f"paper side information not found at {SEM}")
+@pytest.mark.parametrize("ds, dataset", [("ntu", "ntu120"), ("pku", "pku_mmd1")])
+def test_paper_descriptions_load_and_embed_with_minilm(ds, dataset, tmp_path, monkeypatch):
+    """The paper's released NTU-120 / PKU-MMD descriptions load as a run's `paper` source would
+    and embed with an offline encoder (MiniLM) into (classes, 10, 384) per round."""
+    from neuron.config import load_dataset_spec
+    from neuron.text import embed_side_info, get_text_encoder
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    names = load_dataset_spec(dataset).class_names[:4]
+    side = load_side_info(SEM / ds, names, k=10)
+    emb = embed_side_info(side, names, get_text_encoder("all-MiniLM-L6-v2"), tmp_path / "cache")
+    assert [tuple(t.shape) for t in emb.spatial + emb.temporal] == [(4, 10, 384)] * 6
