@@ -258,7 +258,8 @@ def stage_features(cfg: RunConfig, bundle: DataBundle, encoder: torch.nn.Module,
 
 # --------------------------------------------------------------------------- neuron + baseline
 def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_dir: Path,
-                 device: torch.device, progress: bool = True, stop_after: int | None = None) -> dict:
+                 device: torch.device, progress: bool = True, stop_after: int | None = None,
+                 force: bool = False) -> dict:
     """Train and evaluate Neuron (and the baseline) for the run; write ``metrics.json``.
 
     Trains three models on frozen features of the training samples:
@@ -267,7 +268,8 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
     constant: the honest protocol), and the global-alignment baseline (with its own twin).
 
     Returns the metrics dict (also written to ``run_dir/metrics.json``), including the
-    per-epoch histories, scores for figures under ``run_dir/scores.pt``.
+    per-epoch histories, scores for figures under ``run_dir/scores.pt``. With ``force``,
+    checkpoints of other parameters in ``run_dir`` are overwritten instead of refused.
     """
     from neuron import evaluate as ev
     from neuron.models import GlobalAlignment, Neuron
@@ -283,6 +285,7 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
     f_train, f_val, f_test = feats.take(split.train), feats.take(split.val), feats.take(split.test)
     f_train_twin = f_train.subset(torch.isin(f_train.labels, torch.as_tensor(twin_seen)))
     ncfg = to_dict(cfg.neuron)
+    rt = {**runtime(cfg), "restart": force}
     t0 = time.time()
     fp = {"features": str(bundle.pdata.key), "model": ncfg, "seen": seen}
 
@@ -297,13 +300,13 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
     model = new_neuron()
     hist = train_neuron(model, f_train, seen, sem.spatial, sem.temporal, cfg.neuron_train, cfg.seed,
                         device, run_dir / "neuron.ckpt", progress, fp, stop_after=stop_after,
-                        **runtime(cfg))
+                        **rt)
     if len(hist.history) < cfg.neuron_train.epochs:
         return {"interrupted": True, "epochs_done": len(hist.history)}
     twin = new_neuron()
     train_neuron(twin, f_train_twin, twin_seen, sem.spatial, sem.temporal, cfg.neuron_train, cfg.seed,
                  device, run_dir / "neuron_twin.ckpt", progress, {**fp, "twin": twin_seen},
-                 **runtime(cfg))
+                 **rt)
     s_test = score_neuron(model, f_test, classes, sem.spatial, sem.temporal, device)
     s_val = score_neuron(twin, f_val, val_classes, sem.spatial, sem.temporal, device)
     labels = f_test.labels.numpy()
@@ -344,11 +347,11 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
 
         base = new_base()
         bh = train_baseline(base, f_train, seen, emb, cfg.baseline_train, cfg.seed, device,
-                            run_dir / "baseline.ckpt", progress, bfp, **runtime(cfg))
+                            run_dir / "baseline.ckpt", progress, bfp, **rt)
         btwin = new_base()
         train_baseline(btwin, f_train_twin, twin_seen, emb, cfg.baseline_train, cfg.seed, device,
                        run_dir / "baseline_twin.ckpt", progress, {**bfp, "twin": twin_seen},
-                       **runtime(cfg))
+                       **rt)
         b_test = score_baseline(base, f_test, classes, emb, device)
         b_val = score_baseline(btwin, f_val, val_classes, emb, device)
         b_full = b_test.full(b_test.fused, C)

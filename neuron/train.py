@@ -65,7 +65,8 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
         seed: int, device: torch.device, checkpoint: Path | None = None,
         evaluate: Callable[[nn.Module], dict] | None = None, desc: str = "train",
         fingerprint: dict | None = None, progress: bool = True,
-        stop_after: int | None = None, precision: str = "fp32", num_workers: int = 0) -> FitResult:
+        stop_after: int | None = None, precision: str = "fp32", num_workers: int = 0,
+        restart: bool = False) -> FitResult:
     """Train ``model`` for ``cfg.epochs`` epochs with resumable checkpoints.
 
     Args:
@@ -80,6 +81,8 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
         stop_after: stop after this many epochs in this call (tests of resume).
         precision: ``fp32``, or ``bf16`` / ``fp16`` autocast on CUDA (ignored on CPU; see
             :mod:`neuron.accel`). num_workers: DataLoader worker processes.
+        restart: a checkpoint of other parameters is ignored and overwritten (``--force``)
+            instead of being an error.
 
     Distributed (a ``torch.distributed`` process group of > 1 ranks, e.g. under ``torchrun``; see
     :mod:`neuron.distributed`): the model is wrapped in DistributedDataParallel, ``cfg.batch_size``
@@ -110,9 +113,12 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
     fp = sha256_obj({"optim": to_dict(cfg), "seed": seed, **(fingerprint or {})})
     if checkpoint is not None and Path(checkpoint).exists():
         state = torch_load(checkpoint)
-        if state.get("fingerprint") != fp:
+        if state.get("fingerprint") != fp and restart:
+            state = None
+        elif state.get("fingerprint") != fp:
             raise NeuronError(f"{checkpoint}: checkpoint was made with different parameters; "
                               "delete it or rerun with --force")
+    if checkpoint is not None and Path(checkpoint).exists() and state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])

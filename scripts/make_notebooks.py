@@ -127,7 +127,7 @@ NEURON = nb("4. Neuron training and zero-shot evaluation", "Trains Neuron on fro
     "import torch\nbundle = stages.stage_data(cfg)\nsem = stages.stage_side_info(cfg, bundle, device=str(device))\n"
     "encoder, _, enc_dir = stages.stage_encoder(cfg, bundle, device, progress=progress)\n"
     "feats = stages.stage_features(cfg, bundle, encoder, enc_dir, device, progress=progress)\n"
-    "metrics = stages.stage_neuron(cfg, bundle, sem, feats, run_dir, device, progress=progress)",
+    "metrics = stages.stage_neuron(cfg, bundle, sem, feats, run_dir, device, progress=progress, force=force)",
     "md:## Results",
     "table = stages.results_table(metrics)\ntable",
     "# NBVAL_CHECK_OUTPUT\nprint(sorted(k for k in metrics['neuron'] if k.startswith('honest/')))",
