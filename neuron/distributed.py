@@ -133,8 +133,8 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 def _collective_tensor(values: Sequence[float] | Tensor) -> Tensor:
     t = torch.as_tensor(values, dtype=torch.float64)
-    if dist.get_backend() == "nccl":
-        t = t.cuda()
+    if dist.get_backend() == "nccl":  # NCCL reduces device tensors only
+        t = t.to(torch.device("cuda", torch.cuda.current_device()))
     return t
 
 
