@@ -2,6 +2,7 @@
 
 - ``run STUDY.yaml [--force] [--stages data side_info ...]``: run a study end to end.
 - ``validate FILE.yaml ...``: validate parameter files (datasets, splits, runs, studies).
+- ``summarise STUDY.yaml [--seeds ...]``: rewrite a study's summary from its finished runs.
 - ``expand STUDY.yaml``: list the runs a study expands into.
 """
 from __future__ import annotations
@@ -51,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
                             "(values parsed as YAML)")
     p_val = sub.add_parser("validate", help="validate parameter files")
     p_val.add_argument("files", nargs="+", type=Path)
+    p_sum = sub.add_parser("summarise", help="(re)write a study's summary from its finished runs")
+    p_sum.add_argument("study", type=Path)
+    p_sum.add_argument("--seeds", nargs="+", type=int, default=None)
     p_exp = sub.add_parser("expand", help="list the runs of a study")
     p_exp.add_argument("study", type=Path)
     args = parser.parse_args(argv)
@@ -69,6 +73,15 @@ def main(argv: list[str] | None = None) -> int:
             out = run_study(args.study, force=args.force, only_stages=args.stages,
                             log_output=args.log_output, seeds=args.seeds, overrides=overrides)
             print(f"reports written to {out}")
+        elif args.cmd == "summarise":
+            from neuron.config import PROJECT_ROOT, load_study_config
+            from neuron.pipeline import summarise
+
+            study = load_study_config(args.study)
+            if args.seeds:
+                study.seeds = list(args.seeds)
+            out = summarise(study, PROJECT_ROOT / "runs" / study.name, PROJECT_ROOT / "reports" / study.name)
+            print(f"summary written to {out}")
         elif args.cmd == "validate":
             for f in args.files:
                 print(f"{f}: {_validate(f)}")

@@ -216,19 +216,31 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
         done_keys[(stage, key)] = run_dir
     if "neuron" not in stages:
         return reports  # nothing to summarise yet
-    # summary
+    summarise(study, runs_root, reports, runs, round(time.time() - t0, 1))
+    return reports
+
+
+def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[RunSpec] | None = None,
+              seconds: float | None = None) -> Path:
+    """Run the summary notebook over the finished runs under ``runs_root`` into ``reports``.
+
+    Also used on its own (``python -m neuron summarise``) for a study that was stopped early:
+    ``study.json`` then lists the runs found finished next to those the study expands into.
+    """
+    runs = runs if runs is not None else expand_study(study)
     reports.mkdir(parents=True, exist_ok=True)
     execute_notebook(NOTEBOOKS / SUMMARY, runs_root, {
         "study_dir": str(runs_root), "report_dir": str(reports), "study_name": study.name,
         "description": study.description, "figures": study.figures}, progress=False)
     shutil.copy(runs_root / SUMMARY.replace(".ipynb", ".html"), reports / "summary.html")
     if len(runs) == 1:  # a single run: its stage reports go to reports/ too
-        for stage in stages:
+        for stage in STAGES:
             html = runs_root / runs[0].rel_dir / STAGES[stage].replace(".ipynb", ".html")
             if html.exists():
                 shutil.copy(html, reports / html.name)
+    finished = [str(r.rel_dir) for r in runs if (runs_root / r.rel_dir / "metrics.json").exists()]
     write_json(reports / "study.json", {"study": study.name, "runs": len(runs),
-                                        "seconds": round(time.time() - t0, 1),
+                                        "finished_runs": finished, "seconds": seconds,
                                         "config": to_dict(study)})
     return reports
 

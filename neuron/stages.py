@@ -515,6 +515,9 @@ def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
         table = table.assign(**{"paper reported ZSL top-1": rep["zsl_top1"],
                                 "paper reported GZSL H": rep["gzsl_h"]})
     per_run.to_csv(report_dir / "runs.csv", index=False)
+    if per_run["split"].nunique() > 1:  # also per split (mean and std over seeds)
+        aggregate(rows, by=["point", "split", "method"]).to_csv(report_dir / "results_by_split.csv",
+                                                                index=False)
     agg.to_csv(report_dir / "results.csv", index=False)
     write_json(report_dir / "results.json", {"study": study_name, "summary": agg.to_dict("records"),
                                              "runs": rows})
