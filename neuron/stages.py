@@ -419,8 +419,6 @@ def side_info_examples(cfg: RunConfig, bundle: DataBundle, class_id: int, n: int
 
     folder = side_info_folder(cfg, bundle.root)
     names = bundle.class_names
-    if cfg.side_info.source == "paper_embeddings":
-        folder = folder  # the released JSON sit beside the tensors
     info = (class_name_side_info(names, k=cfg.side_info.k) if folder is None
             else load_side_info(folder, names, k=cfg.side_info.k))
     name = names[class_id]
