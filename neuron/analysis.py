@@ -210,7 +210,7 @@ def plot_prototype_heatmaps(protos_with_memory: Sequence[Any],
             if j >= len(ms):
                 ax.set_axis_off()
                 continue
-            sns.heatmap(ms[j], ax=ax, cmap=cmap, vmin=vmin, vmax=vmax,
+            sns.heatmap(ms[j], ax=ax, cmap=cmap, vmin=vmin, vmax=vmax, rasterized=True,
                         cbar=(j == n_cols - 1), xticklabels=False, yticklabels=False)
             ax.set_title(f"round {j + 1} ({label})")
             ax.set_xlabel("channel")
@@ -394,7 +394,8 @@ def plot_class_similarity(class_emb: Any, class_names: Sequence[str], highlight:
     size = max(5.0, 0.3 * len(names))
     fig = Figure(figsize=(size + 1, size), layout="constrained")
     ax = fig.subplots()
-    sns.heatmap(sim, xticklabels=names, yticklabels=names, cmap="viridis", ax=ax, square=True)
+    sns.heatmap(sim, xticklabels=names, yticklabels=names, cmap="viridis", ax=ax, square=True,
+                rasterized=True)
     ax.tick_params(labelsize=6)
     ax.set_title("Cosine similarity of class side information (* = unseen)")
     return fig
