@@ -48,14 +48,21 @@ def params_hash(cfg: RunConfig) -> str:
     return sha256_obj(to_dict(cfg))
 
 
+#: Run keys that change how fast a run goes, not what it computes (CPU results are identical).
+RUNTIME_KEYS = ("num_threads", "num_workers")
+
+
 def params_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     """Dotted keys whose values differ between two resolved parameter dicts.
 
     Keys present in only one of them (a parameter added to the code later, at its default) are
-    not differences, so old run folders stay usable after the parameter schema grows.
+    not differences, so old run folders stay usable after the parameter schema grows; neither are
+    the top-level :data:`RUNTIME_KEYS`.
     """
     out = []
     for k in old.keys() & new.keys():
+        if not prefix and k in RUNTIME_KEYS:
+            continue
         a, b = old[k], new[k]
         key = f"{prefix}{k}"
         if isinstance(a, dict) and isinstance(b, dict):

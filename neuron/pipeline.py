@@ -118,7 +118,9 @@ def stage_key(stage: str, config: dict) -> str:
         return sha256_obj({"dataset": d["dataset"], "side_info": config["side_info"]})
     if stage == "encoder":
         return sha256_obj({"data": d, "seed": config["seed"], "encoder": config["encoder"]})
-    return sha256_obj(config)
+    from neuron.manifest import RUNTIME_KEYS
+
+    return sha256_obj({k: v for k, v in config.items() if k not in RUNTIME_KEYS})
 
 
 def execute_notebook(notebook: Path, out_dir: Path, parameters: dict, progress: bool = True,

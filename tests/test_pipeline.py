@@ -72,3 +72,15 @@ def test_manifest_refuses_other_parameters(tmp_path):
 def test_every_shipped_study_expands():
     for path in sorted((ROOT / "params/studies").glob("*.yaml")):
         assert expand_study(config.load_study_config(path)), path
+
+
+def test_runtime_keys_do_not_change_run_identity(tmp_path):
+    from neuron.manifest import params_diff
+
+    cfg = config.load_run_config(ROOT / "params/runs/smoke.yaml")
+    write_manifest(tmp_path, cfg)
+    fast = config.load_run_config(ROOT / "params/runs/smoke.yaml", {"num_threads": 1})
+    write_manifest(tmp_path, fast)  # no conflict: only the thread count differs
+    a, b = config.to_dict(cfg), config.to_dict(fast)
+    assert params_diff(a, b) == [] and stage_key("neuron", a) == stage_key("neuron", b)
+    assert params_diff(a, {**a, "seed": 5}) == ["seed"]
