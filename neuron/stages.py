@@ -498,8 +498,12 @@ def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
     report_dir.mkdir(parents=True, exist_ok=True)
     if not rows:
         raise FileNotFoundError(f"study {study_name}: no metrics.json found")
-    agg = aggregate(rows, by=["point", "method"])
-    cols = ["point", "method", "n"]
+    rows = [{**r, "family": str(r["split"]).split("#")[0]} for r in rows]
+    # one row per point and method; per split family too when a study mixes families
+    # (e.g. UTD-MHAD 22/5 and 17/10): means over different class splits of one family only
+    keys = ["point", "family", "method"] if len({r["family"] for r in rows}) > 1 else ["point", "method"]
+    agg = aggregate(rows, by=keys)
+    cols = keys + ["n"]
     for proto in ("honest", "paper", "val"):
         for key in METRIC_COLUMNS.values():
             for stat in ("mean", "std"):
@@ -544,4 +548,4 @@ def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
             save_figure(fig, report_dir / "temporal_prototypes_memory")
             figs["temporal_prototypes_memory"] = fig
     files = sorted(p.name for p in report_dir.iterdir() if p.is_file() and p.suffix in (".csv", ".json"))
-    return {"table": table.set_index(["point", "method"]), "files": files, "figures": figs}
+    return {"table": table.set_index(keys), "files": files, "figures": figs}

@@ -21,12 +21,13 @@ def fmt(row, key):
 def main(folder: str, val: bool = False) -> None:
     res = json.loads((Path(folder) / "results.json").read_text())
     protos = ["honest", "paper"] + (["val"] if val else [])
-    head = ["point", "method", "runs"] + [f"{p} {c}" for p in protos for c, _ in COLS
+    fam = "family" in res["summary"][0]
+    head = ["point"] + (["splits"] if fam else []) + ["method", "runs"] + [f"{p} {c}" for p in protos for c, _ in COLS
                                           if not (p == "val" and c not in ("ZSL top-1", "GZSL H"))]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for row in res["summary"]:
-        cells = [row["point"], row["method"], str(row["n"])]
+        cells = [row["point"]] + ([row["family"]] if fam else []) + [row["method"], str(row["n"])]
         for p in protos:
             for c, k in COLS:
                 if p == "val" and c not in ("ZSL top-1", "GZSL H"):
