@@ -408,10 +408,10 @@ class SideInfoConfig:
 
 @dataclass
 class EvalConfig:
-    """Evaluation (see :mod:`neuron.evaluate`): calibration grid size and the paper protocol."""
+    """Evaluation (see :mod:`neuron.evaluate`): points of the honest protocol's calibration grid
+    (evenly spaced over the validation scores' seen/unseen margins, plus 0)."""
 
-    calibration_grid: int = 41
-    paper_protocol: bool = True
+    calibration_grid: int = 201
 
     def validate(self, where: str) -> None:
         _check(self.calibration_grid >= 2, where, "calibration_grid must be >= 2")
@@ -433,7 +433,6 @@ class RunConfig:
     baseline_train: OptimConfig = field(default_factory=OptimConfig)
     side_info: SideInfoConfig = field(default_factory=SideInfoConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    cache_features: bool = True
     num_threads: int = 0
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     num_workers: int = 0

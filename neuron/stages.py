@@ -251,9 +251,9 @@ def stage_features(cfg: RunConfig, bundle: DataBundle, encoder: torch.nn.Module,
     if path.exists():
         return Features.from_state(torch_load(path))
     frozen = FrozenEncoder(encoder)
-    feats = extract_features(frozen, bundle.windows(cfg, idx, False), device, 128, progress)
-    torch_save(feats.to_state(), path)
-    return feats
+    state = extract_features(frozen, bundle.windows(cfg, idx, False), device, 128, progress).to_state()
+    torch_save(state, path)
+    return Features.from_state(state)  # the same float16-rounded values a later run loads
 
 
 # --------------------------------------------------------------------------- neuron + baseline
@@ -315,7 +315,8 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
         labels, seen, unseen, spatial=s_test.full(s_test.spatial, C),
         temporal=s_test.full(s_test.temporal, C), fused=_fused(s_test, cfg, C),
         rounds={k: v for k, v in rounds.items() if v},
-        val=ev.ValidationScores(_fused(s_val, cfg, C), f_val.labels.numpy(), twin_seen, pseudo))
+        val=ev.ValidationScores(_fused(s_val, cfg, C), f_val.labels.numpy(), twin_seen, pseudo),
+        grid=ev.default_gamma_grid(_fused(s_val, cfg, C), twin_seen, pseudo, n=cfg.eval.calibration_grid))
     val_fused = _fused(s_val, cfg, C)
     neuron_metrics.update(_val_metrics(val_fused, f_val.labels.numpy(), twin_seen, pseudo,
                                        neuron_metrics["honest/gamma"]))
@@ -357,7 +358,9 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
         b_full = b_test.full(b_test.fused, C)
         results["baseline"] = ev.evaluate_run(
             labels, seen, unseen, spatial=b_full, fused=b_full,
-            val=ev.ValidationScores(b_val.full(b_val.fused, C), f_val.labels.numpy(), twin_seen, pseudo))
+            val=ev.ValidationScores(b_val.full(b_val.fused, C), f_val.labels.numpy(), twin_seen, pseudo),
+            grid=ev.default_gamma_grid(b_val.full(b_val.fused, C), twin_seen, pseudo,
+                                       n=cfg.eval.calibration_grid))
         results["baseline"].update(_val_metrics(b_val.full(b_val.fused, C), f_val.labels.numpy(),
                                                 twin_seen, pseudo, results["baseline"]["honest/gamma"]))
         results["baseline_history"] = bh.history
