@@ -4,13 +4,8 @@
 # Usage: bash scripts/main.sh [params/studies/NAME.yaml] [--force]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup_env.sh
 # shellcheck disable=SC1091
-. "${NEURON_VENV:-.venv}/bin/activate"
-if [ -z "${NEURON_DATA_ROOT:-}" ] && [ -d ../shared/data ]; then
-  NEURON_DATA_ROOT="$(cd ../shared/data && pwd)"
-  export NEURON_DATA_ROOT
-fi
+. scripts/activate.sh
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" MPLBACKEND=Agg
 study="${1:-params/studies/utd_mhad_quick.yaml}"
 shift || true
