@@ -22,7 +22,7 @@ SMOKE = '''config = {
     "baseline_train": {"epochs": 2, "batch_size": 32, "lr": 0.1, "steps": [1]},
     "side_info": {"source": "shipped", "encoder": "all-MiniLM-L6-v2"},
 }
-run_dir = "runs/smoke/default/utd_mhad_smoke_0/seed0"
+run_dir = "runs/notebook_smoke/default/utd_mhad_smoke_0/seed0"
 force = True  # a standalone smoke run may overwrite its own folder
 progress = False'''
 
@@ -152,8 +152,8 @@ NEURON = nb("4. Neuron training and zero-shot evaluation", "Trains Neuron on fro
     "    na.save_figure(fig, figures / 'temporal_prototypes'); display(fig)",
 ])
 
-SUMMARY_PARAMS = '''study_dir = "runs/smoke"
-report_dir = "runs/smoke/report"
+SUMMARY_PARAMS = '''study_dir = "runs/notebook_smoke"
+report_dir = "runs/notebook_smoke/report"
 study_name = "smoke"
 description = ""
 figures = False'''
