@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                        help="override run parameters, e.g. --set num_threads=1 neuron.top_k=5 "
                             "(values parsed as YAML)")
+    p_run.add_argument("--runs-root", type=Path, default=None,
+                       help="folder for run outputs (default runs/); the study gets a subfolder")
+    p_run.add_argument("--reports-root", type=Path, default=None,
+                       help="folder for reports (default reports/); the study gets a subfolder")
     p_val = sub.add_parser("validate", help="validate parameter files")
     p_val.add_argument("files", nargs="+", type=Path)
     p_sum = sub.add_parser("summarise", help="(re)write a study's summary from its finished runs")
@@ -71,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                     raise NeuronError(f"--set {item!r}: expected KEY=VALUE")
                 overrides[key] = yaml.safe_load(val)
             out = run_study(args.study, force=args.force, only_stages=args.stages,
-                            log_output=args.log_output, seeds=args.seeds, overrides=overrides)
+                            log_output=args.log_output, seeds=args.seeds, overrides=overrides,
+                            runs_root=args.runs_root, reports_root=args.reports_root)
             print(f"reports written to {out}")
         elif args.cmd == "summarise":
             from neuron.config import PROJECT_ROOT, load_study_config

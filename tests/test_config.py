@@ -63,3 +63,24 @@ def test_yaml_errors_name_the_file(tmp_path):
     bad.write_text("a: [1, 2\n")
     with pytest.raises(ConfigError, match="bad.yaml"):
         config.read_yaml(bad)
+
+
+def test_cli_run_forwards_roots_seeds_and_overrides(monkeypatch, tmp_path):
+    """``python -m neuron run`` hands its options to run_study unchanged (the e2e benchmark
+    relies on --runs-root/--reports-root to run the main job in a temporary folder)."""
+    import neuron.pipeline
+
+    seen = {}
+
+    def fake_run_study(path, **kw):
+        seen.update(kw, path=path)
+        return tmp_path / "reports"
+
+    monkeypatch.setattr(neuron.pipeline, "run_study", fake_run_study)
+    study = ROOT / "params" / "studies" / "smoke.yaml"
+    assert main(["run", str(study), "--runs-root", str(tmp_path / "r"), "--reports-root",
+                 str(tmp_path / "p"), "--seeds", "1", "2", "--set", "num_threads=1",
+                 "neuron.top_k=5"]) == 0
+    assert seen["runs_root"] == tmp_path / "r" and seen["reports_root"] == tmp_path / "p"
+    assert seen["seeds"] == [1, 2] and seen["overrides"] == {"num_threads": 1, "neuron.top_k": 5}
+    assert seen["force"] is False
