@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     p_run.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                        help="override run parameters, e.g. --set num_threads=1 neuron.top_k=5 "
                             "(values parsed as YAML)")
+    p_run.add_argument("--points", nargs="+", default=None, metavar="NAME",
+                       help="run only these grid points / variants (the summary covers all finished runs)")
     p_run.add_argument("--runs-root", type=Path, default=None,
                        help="folder for run outputs (default runs/); the study gets a subfolder")
     p_run.add_argument("--reports-root", type=Path, default=None,
@@ -76,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                 overrides[key] = yaml.safe_load(val)
             out = run_study(args.study, force=args.force, only_stages=args.stages,
                             log_output=args.log_output, seeds=args.seeds, overrides=overrides,
-                            runs_root=args.runs_root, reports_root=args.reports_root)
+                            runs_root=args.runs_root, reports_root=args.reports_root,
+                            points=args.points)
             print(f"reports written to {out}")
         elif args.cmd == "summarise":
             from neuron.config import PROJECT_ROOT, load_study_config

@@ -161,8 +161,12 @@ def render_html(nb_path: Path) -> Path:
 def run_study(path: str | Path, force: bool = False, runs_root: Path | None = None,
               reports_root: Path | None = None, progress: bool = True, only_stages: list[str] | None = None,
               log_output: bool = False, seeds: list[int] | None = None,
-              overrides: dict[str, Any] | None = None) -> Path:
+              overrides: dict[str, Any] | None = None, points: list[str] | None = None) -> Path:
     """Run every stage of every run of a study, then its summary. Returns the reports folder.
+
+    ``points`` restricts the run to these grid points / variants (names as in the run folders,
+    e.g. ``no_compression`` or ``neuron.top_k=5``); the summary still covers every finished run
+    of the study, so a variant added to a finished study costs only its own runs.
 
     ``seeds`` replaces the study's seeds and ``overrides`` (dotted run keys) is merged into its
     overrides (e.g. ``{"num_threads": 1}``); both are recorded in ``reports/<study>/study.json``.
@@ -180,7 +184,13 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
         study.seeds = list(seeds)
     if overrides:
         study.overrides = {**study.overrides, **overrides}
-    runs = expand_study(study)
+    runs = all_runs = expand_study(study)
+    if points:
+        names = sorted({r.point for r in runs})
+        unknown = sorted(set(points) - set(names))
+        if unknown:
+            raise ConfigError(f"study {study.name}: unknown point(s) {unknown}; points: {names}")
+        runs = [r for r in runs if r.point in points]
     runs_root = Path(runs_root or PROJECT_ROOT / "runs") / study.name
     reports = Path(reports_root or PROJECT_ROOT / "reports") / study.name
     stages = only_stages or list(STAGES)
@@ -218,7 +228,7 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
         done_keys[(stage, key)] = run_dir
     if "neuron" not in stages:
         return reports  # nothing to summarise yet
-    summarise(study, runs_root, reports, runs, round(time.time() - t0, 1))
+    summarise(study, runs_root, reports, all_runs, round(time.time() - t0, 1))
     return reports
 
 

@@ -80,7 +80,38 @@ def test_cli_run_forwards_roots_seeds_and_overrides(monkeypatch, tmp_path):
     study = ROOT / "params" / "studies" / "smoke.yaml"
     assert main(["run", str(study), "--runs-root", str(tmp_path / "r"), "--reports-root",
                  str(tmp_path / "p"), "--seeds", "1", "2", "--set", "num_threads=1",
-                 "neuron.top_k=5"]) == 0
+                 "neuron.top_k=5", "--points", "neuron"]) == 0
     assert seen["runs_root"] == tmp_path / "r" and seen["reports_root"] == tmp_path / "p"
     assert seen["seeds"] == [1, 2] and seen["overrides"] == {"num_threads": 1, "neuron.top_k": 5}
-    assert seen["force"] is False
+    assert seen["force"] is False and seen["points"] == ["neuron"]
+
+
+def test_run_study_rejects_unknown_point(tmp_path):
+    from neuron.pipeline import run_study
+
+    with pytest.raises(ConfigError, match="unknown point.*no_such.*points:"):
+        run_study(ROOT / "params" / "studies" / "ablations.yaml", runs_root=tmp_path, reports_root=tmp_path,
+                  points=["no_such"], progress=False)
+
+
+def test_run_study_points_runs_only_those_points_and_summarises_all(monkeypatch, tmp_path):
+    import neuron.pipeline as pl
+
+    executed, summarised = [], {}
+
+    def fake_execute(nb, run_dir, parameters, **kw):
+        executed.append((Path(run_dir).relative_to(tmp_path / "ablations").parts[0], Path(nb).name))
+        return run_dir
+
+    def fake_summarise(study, runs_root, reports, runs, seconds=None):
+        summarised["runs"] = [r.point for r in runs]
+        return reports
+
+    monkeypatch.setattr(pl, "execute_notebook", fake_execute)
+    monkeypatch.setattr(pl, "summarise", fake_summarise)
+    pl.run_study(ROOT / "params" / "studies" / "ablations.yaml", runs_root=tmp_path,
+                 reports_root=tmp_path / "rep", points=["no_compression"], seeds=[0], progress=False)
+    assert {p for p, _ in executed} == {"no_compression"}
+    assert [nb for _, nb in executed] == ["01_data.ipynb", "02_side_info.ipynb", "03_encoder.ipynb",
+                                          "04_neuron.ipynb"]
+    assert "neuron" in summarised["runs"] and "no_compression" in summarised["runs"]
