@@ -322,7 +322,7 @@ def bench_e2e() -> dict:
     return {"command": "bash scripts/main.sh (fresh cache, runs and reports in a temporary folder)",
             "returncode": proc.returncode, "wall_s": wall, "peak_rss_mib": ru.ru_maxrss / 1024,
             "children_cpu_s": ru.ru_utime + ru.ru_stime, "load_avg_start": la0,
-            "load_avg_end": load_avg(), "neuron_metrics": metrics, "tail": proc.stdout[-1500:]}
+            "load_avg_end": load_avg(), "neuron_metrics": metrics, "tail": proc.stdout[-1500:].replace(tmp, "<tmp>")}
 
 
 # --------------------------------------------------------------------------- main
