@@ -331,6 +331,9 @@ class NeuronModelConfig:
     top_k: int = 10
     logit_scale: float = 0.1
     fusion: Literal["sum_softmax", "spatial", "temporal"] = "sum_softmax"
+    # named variants (the paper configuration is the default; see neuron.models.Neuron)
+    alignment: Literal["topk_mean", "unit_mean", "class_mean"] = "topk_mean"
+    project_relu: bool = True
 
     def validate(self, where: str) -> None:
         _check(1 <= self.rounds <= 3, where, "rounds must be 1..3")

@@ -332,3 +332,44 @@ def test_global_alignment_shapes_loss_and_overfit() -> None:
         model(pooled, class_emb[:, :5])
     with pytest.raises(ValueError):
         model(pooled[:, :10], class_emb)
+
+
+# ----------------------------------------------------------------------------- named variants
+
+
+def test_neuron_alignment_variants_targets() -> None:
+    """``unit_mean`` scores the cosine to the normalised level mean; ``class_mean`` the cosine to
+    the normalised mean of all levels of both branches (the baseline's target) in every round."""
+    F = torch.nn.functional
+    f_s, f_t = _feats(n=3)
+    sem_s, sem_t = _sem(5), _sem(5, seed=7)
+    torch.manual_seed(0)
+    unit = Neuron(D, logit_scale=2.0, alignment="unit_mean")
+    out = unit(f_s, f_t, sem_s, sem_t)
+    for r in range(3):
+        target = F.normalize(F.normalize(sem_s[r], dim=-1).mean(1), dim=-1)
+        assert torch.allclose(out.spatial_logits[r], 2.0 * out.spatial_reps[r] @ target.T, atol=1e-5)
+    torch.manual_seed(0)
+    cls = Neuron(D, logit_scale=2.0, alignment="class_mean")
+    out = cls(f_s, f_t, sem_s, sem_t)
+    allv = torch.cat([F.normalize(x, dim=-1) for x in sem_s + sem_t], 1)
+    target = F.normalize(allv.mean(1), dim=-1)
+    for r in range(3):
+        assert torch.allclose(out.temporal_logits[r], 2.0 * out.temporal_reps[r] @ target.T, atol=1e-5)
+    # the official alignment differs from the unit-mean one (class norms act as multipliers)
+    torch.manual_seed(0)
+    official = Neuron(D, logit_scale=2.0)(f_s, f_t, sem_s, sem_t)
+    assert not torch.allclose(official.spatial_logits[0], unit(f_s, f_t, sem_s, sem_t).spatial_logits[0])
+
+
+def test_neuron_project_relu_variant() -> None:
+    torch.manual_seed(0)
+    signed = Neuron(D, project_relu=False)
+    torch.manual_seed(0)
+    official = Neuron(D)
+    assert signed.state_dict().keys() == official.state_dict().keys()
+    f_s, f_t = _feats(n=8)
+    assert (official(f_s, f_t, _sem(4), _sem(4)).spatial_reps[0] >= 0).all()
+    assert (signed(f_s, f_t, _sem(4), _sem(4)).spatial_reps[0] < 0).any()
+    with pytest.raises(ValueError, match="alignment"):
+        Neuron(D, alignment="nearest")

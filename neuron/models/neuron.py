@@ -43,6 +43,7 @@ OFFICIAL_LOGIT_SCALE = 0.1  # logits = 0.1 * mean top-k cosine (multiplicative)
 OFFICIAL_TOP_K = 10  # = K descriptions per class and level, i.e. the plain mean
 DEFAULT_WINDOWS = (5 / 16, 10 / 16, 1.0)  # official: f_t[:, :, :5], [:, :, :10], all of T' = 16
 FUSIONS = ("sum_softmax", "spatial", "temporal")
+ALIGNMENTS = ("topk_mean", "unit_mean", "class_mean")
 MASK_VALUE = 1e-12  # official multiplier for compressed (masked) prototypes
 
 
@@ -141,6 +142,17 @@ class Neuron(nn.Module):
         fusion: ``"sum_softmax"`` (softmax(spatial) + softmax(temporal) of the final round;
             with one branch off, that branch's softmax), ``"spatial"`` or ``"temporal"`` (softmax
             of that branch's final-round logits).
+        alignment: the class target a representation is compared with (a named variant; the
+            paper configuration is ``"topk_mean"``):
+            ``"topk_mean"`` (official): mean of the ``top_k`` cosines to the K descriptions of
+            the round's level, i.e. for ``top_k = K`` the dot product with the *un-renormalised*
+            mean description, whose norm differs per class and so scales that class's logits;
+            ``"unit_mean"``: cosine to the L2-normalised mean of the round's level (``top_k``
+            ignored); ``"class_mean"``: cosine to the L2-normalised mean of all descriptions of
+            all levels of both branches, the global-alignment baseline's class target (every
+            round then sees the same target).
+        project_relu: ``True`` (official) keeps the ReLU after the projections ``W_s``/``W_t``,
+            so representations are non-negative; ``False`` (a named variant) drops it.
 
     Raises:
         ValueError (``neuron.errors.ConfigError``): rounds not in 1..3; ``windows`` length not
@@ -165,6 +177,8 @@ class Neuron(nn.Module):
         top_k: int | None = OFFICIAL_TOP_K,
         logit_scale: float = OFFICIAL_LOGIT_SCALE,
         fusion: str = "sum_softmax",
+        alignment: str = "topk_mean",
+        project_relu: bool = True,
     ) -> None:
         super().__init__()
         if text_dim < 1 or feat_dim < 1 or num_prototypes < 1:
@@ -195,6 +209,8 @@ class Neuron(nn.Module):
             raise ConfigError(f"Neuron: fusion={fusion!r} needs the {fusion} branch, which is switched off")
         if top_k is not None and top_k < 1:
             raise ConfigError(f"Neuron: top_k must be >= 1 or None, got {top_k}")
+        if alignment not in ALIGNMENTS:
+            raise ConfigError(f"Neuron: alignment must be one of {ALIGNMENTS}, got {alignment!r}")
 
         self.text_dim = text_dim
         self.feat_dim = feat_dim
@@ -208,20 +224,27 @@ class Neuron(nn.Module):
         self.top_k = top_k
         self.logit_scale = float(logit_scale)
         self.fusion = fusion
+        self.alignment = alignment
+        self.project_relu = bool(project_relu)
+
+        def project() -> nn.Sequential:
+            # state-dict keys stay ``*_project.0.{weight,bias}`` with or without the ReLU
+            layers: list[nn.Module] = [nn.Linear(feat_dim, text_dim)]
+            return nn.Sequential(*layers, nn.ReLU()) if project_relu else nn.Sequential(*layers)
 
         template_s = _mlp(feat_dim)
         template_t = _mlp(feat_dim)
         if use_spatial:
             self.spatial_prototype = nn.Parameter(torch.randn(num_prototypes, feat_dim))
             self.update_spatial = nn.ModuleList(copy.deepcopy(template_s) for _ in range(rounds))
-            self.spatial_project = nn.Sequential(nn.Linear(feat_dim, text_dim), nn.ReLU())
+            self.spatial_project = project()
         if use_temporal:
             self.temporal_prototype = nn.Parameter(torch.randn(num_prototypes, feat_dim))
             self.update_temporal = nn.ModuleList(copy.deepcopy(template_t) for _ in range(rounds))
             if temporal_memory:
                 self.memory_temporal = nn.ModuleList(copy.deepcopy(template_s) for _ in range(rounds))
                 self.recall_temporal = nn.ModuleList(copy.deepcopy(template_s) for _ in range(rounds))
-            self.temporal_project = nn.Sequential(nn.Linear(feat_dim, text_dim), nn.ReLU())
+            self.temporal_project = project()
 
     # ------------------------------------------------------------------ branches
 
@@ -284,6 +307,24 @@ class Neuron(nn.Module):
                 raise ConfigError(f"Neuron: top_k={self.top_k} exceeds the K={s.shape[1]} descriptions of {name}[{lvl}]")
         return int(n_cls)  # type: ignore[arg-type]
 
+    def _targets(self, spatial_sem: Sequence[Tensor], temporal_sem: Sequence[Tensor]
+                 ) -> tuple[list[Tensor], list[Tensor], int | None]:
+        """Per-round class targets for :func:`align_logits` under ``self.alignment``:
+        ``(C, K, D)`` per level (``topk_mean``) or ``(C, 1, D)`` unit vectors, and the top-k."""
+        if self.alignment == "topk_mean":
+            return list(spatial_sem), list(temporal_sem), self.top_k
+        if self.alignment == "unit_mean":
+            def unit(levels: Sequence[Tensor]) -> list[Tensor]:
+                return [F.normalize(F.normalize(x, dim=-1).mean(1, keepdim=True), dim=-1)
+                        for x in levels[: self.rounds]]
+            return (unit(spatial_sem) if self.use_spatial else [],
+                    unit(temporal_sem) if self.use_temporal else [], None)
+        levels = [x for x in list(spatial_sem[: self.rounds]) + list(temporal_sem[: self.rounds])
+                  if x.numel()]
+        allv = torch.cat([F.normalize(x, dim=-1) for x in levels], dim=1)
+        target = F.normalize(allv.mean(1, keepdim=True), dim=-1)  # (C, 1, D)
+        return [target] * self.rounds, [target] * self.rounds, None
+
     def forward(
         self,
         f_s: Tensor,
@@ -325,12 +366,13 @@ class Neuron(nn.Module):
         s_protos: list[Tensor] = []
         t_protos: list[Tensor] = []
         t_atts: list[Tensor] = []
+        s_targets, t_targets, top_k = self._targets(spatial_sem, temporal_sem)
         if self.use_spatial:
             s_reps, s_protos = self._spatial(f_s)
-            s_logits = [align_logits(rep, spatial_sem[r], self.top_k, self.logit_scale) for r, rep in enumerate(s_reps)]
+            s_logits = [align_logits(rep, s_targets[r], top_k, self.logit_scale) for r, rep in enumerate(s_reps)]
         if self.use_temporal:
             t_reps, t_protos, t_atts = self._temporal(f_t)
-            t_logits = [align_logits(rep, temporal_sem[r], self.top_k, self.logit_scale) for r, rep in enumerate(t_reps)]
+            t_logits = [align_logits(rep, t_targets[r], top_k, self.logit_scale) for r, rep in enumerate(t_reps)]
 
         if self.fusion == "spatial":
             scores = torch.softmax(s_logits[-1], dim=1)
