@@ -238,9 +238,13 @@ def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[Run
 
     Also used on its own (``python -m neuron summarise``) for a study that was stopped early:
     ``study.json`` then lists the runs found finished next to those the study expands into.
+    When ``runs_root`` holds no finished run but ``reports`` has a ``results.json``, the report
+    is rebuilt from its own committed files (rows, ``outcomes.json``) without ``runs/``.
     """
     runs = runs if runs is not None else expand_study(study)
     reports.mkdir(parents=True, exist_ok=True)
+    if not any(Path(runs_root).glob("*/*/seed*/metrics.json")) and (reports / "results.json").exists():
+        return _rebuild_report(study, reports)
     execute_notebook(NOTEBOOKS / SUMMARY, runs_root, {
         "study_dir": str(runs_root), "report_dir": str(reports), "study_name": study.name,
         "description": study.description, "figures": study.figures}, progress=False)
@@ -254,6 +258,19 @@ def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[Run
     write_json(reports / "study.json", {"study": study.name, "runs": len(runs),
                                         "finished_runs": finished, "seconds": seconds,
                                         "config": to_dict(study)})
+    return reports
+
+
+def _rebuild_report(study: StudyConfig, reports: Path) -> Path:
+    """Rewrite a committed report from its own files (results.json rows, outcomes.json) when the
+    study's runs are not on this machine; study.json and the stage reports are kept."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        execute_notebook(NOTEBOOKS / SUMMARY, Path(tmp), {
+            "study_dir": str(reports), "report_dir": str(reports), "study_name": study.name,
+            "description": study.description, "figures": study.figures}, progress=False)
+        shutil.copy(Path(tmp) / SUMMARY.replace(".ipynb", ".html"), reports / "summary.html")
     return reports
 
 
