@@ -238,9 +238,13 @@ def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[Run
 
     Also used on its own (``python -m neuron summarise``) for a study that was stopped early:
     ``study.json`` then lists the runs found finished next to those the study expands into.
+    When ``runs_root`` holds no finished run but ``reports`` has a ``results.json``, the report
+    is rebuilt from its own committed files (rows, ``outcomes.json``) without ``runs/``.
     """
     runs = runs if runs is not None else expand_study(study)
     reports.mkdir(parents=True, exist_ok=True)
+    if not any(Path(runs_root).glob("*/*/seed*/metrics.json")) and (reports / "results.json").exists():
+        return _rebuild_report(study, reports)
     execute_notebook(NOTEBOOKS / SUMMARY, runs_root, {
         "study_dir": str(runs_root), "report_dir": str(reports), "study_name": study.name,
         "description": study.description, "figures": study.figures}, progress=False)
@@ -257,11 +261,25 @@ def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[Run
     return reports
 
 
+def _rebuild_report(study: StudyConfig, reports: Path) -> Path:
+    """Rewrite a committed report from its own files (results.json rows, outcomes.json) when the
+    study's runs are not on this machine; study.json and the stage reports are kept."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        execute_notebook(NOTEBOOKS / SUMMARY, Path(tmp), {
+            "study_dir": str(reports), "report_dir": str(reports), "study_name": study.name,
+            "description": study.description, "figures": study.figures}, progress=False)
+        shutil.copy(Path(tmp) / SUMMARY.replace(".ipynb", ".html"), reports / "summary.html")
+    return reports
+
+
 def collect_results(study_dir: str | Path) -> list[dict]:
     """Every ``metrics.json`` under a study folder as flat rows: one per run and method.
 
     Row keys: ``point``, ``split``, ``seed``, ``method`` (neuron / baseline) and the metrics
-    (``honest/zsl_top1``, ``paper/gzsl_h``, ...).
+    (``honest/zsl_top1``, ``paper/gzsl_h``, ...). A report folder (no runs, a ``results.json``)
+    gives the rows it was made from (its ``runs`` field).
     """
     rows = []
     study_dir = Path(study_dir)
@@ -278,7 +296,35 @@ def collect_results(study_dir: str | Path) -> list[dict]:
                     for i, v in enumerate(vals):
                         row[f"compactness/{b}_r{i + 1}"] = v
             rows.append(row)
+    if not rows and (study_dir / "results.json").exists():  # a report folder: its committed rows
+        rows = [{k: v for k, v in r.items() if k != "family"}
+                for r in json.loads((study_dir / "results.json").read_text())["runs"]]
     return rows
+
+
+def collect_outcomes(study_dir: str | Path) -> list[dict]:
+    """Per-sample outcomes of every finished run under a study folder, one record per run.
+
+    Record keys: ``point``, ``split``, ``seed``, ``seen``, ``unseen``, ``labels`` (test labels),
+    ``test_sha`` (hash of the test sample indices) and ``methods`` (``{"neuron": ..., "baseline":
+    ...}``, :func:`neuron.evaluate.per_sample_predictions` dicts). Runs written before outcomes
+    were recorded are left out. A report folder (no runs, an ``outcomes.json``) gives its records.
+    """
+    study_dir = Path(study_dir)
+    out = []
+    for path in sorted(study_dir.glob("*/*/seed*/metrics.json")):
+        m = json.loads(path.read_text())
+        o = m.get("outcomes")
+        if not o:
+            continue
+        out.append({"point": path.parent.parent.parent.name, "split": m["split"], "seed": m["seed"],
+                    "seen": m["seen"], "unseen": m["unseen"], "test_sha": o.get("test_sha"),
+                    "labels": o["labels"],
+                    "methods": {k: o[k] for k in ("neuron", "baseline") if k in o}})
+    if not out and not any(study_dir.glob("*/*/seed*/metrics.json")) \
+            and (study_dir / "outcomes.json").exists():
+        out = json.loads((study_dir / "outcomes.json").read_text())["runs"]
+    return out
 
 
 def point_values(study: StudyConfig) -> dict[str, dict[str, Any]]:

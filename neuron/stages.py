@@ -25,7 +25,7 @@ from neuron.config import (PROJECT_ROOT, DatasetSpec, RunConfig, SplitSpec, data
                            load_dataset_spec, load_split_spec, to_dict)
 from neuron.data import ProcessedData, ZeroShotSplit, load_processed, make_split
 from neuron.data.loader import WindowDataset
-from neuron.io import sha256_obj, torch_load, torch_save, write_json
+from neuron.io import sha256_obj, torch_load, torch_save, write_json, write_text
 
 
 def cache_root() -> Path:
@@ -366,6 +366,15 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
         results["baseline_history"] = bh.history
         results["baseline_seconds"] = time.time() - t1
         torch_save({"fused": b_test.fused}, run_dir / "baseline_scores.pt")
+    # per-sample predictions (ints) from which summaries recompute metrics and bootstrap them
+    outcomes = {"labels": [int(v) for v in labels], "test_sha": sha256_obj(np.asarray(split.test).tolist())[:16],
+                "neuron": ev.per_sample_predictions(
+                    labels, seen, unseen, neuron_metrics, fused=_fused(s_test, cfg, C),
+                    spatial=s_test.full(s_test.spatial, C), temporal=s_test.full(s_test.temporal, C))}
+    if "baseline" in results:
+        outcomes["baseline"] = ev.per_sample_predictions(labels, seen, unseen, results["baseline"],
+                                                         fused=b_full, spatial=b_full)
+    results["outcomes"] = outcomes
     write_json(run_dir / "metrics.json", results)
     return results
 
@@ -484,9 +493,17 @@ PAPER_REPORTED = {
 
 
 def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
-                    study_dir: Path | None = None) -> dict:
-    """Aggregate a study's result rows; write results.csv / results.json / figures.
+                    study_dir: Path | None = None, outcomes: list[dict] | None = None,
+                    n_boot: int = 2000, boot_seed: int = 0) -> dict:
+    """Aggregate a study's result rows; write the compact table, results.csv / results.json /
+    outcomes.json / figures.
 
+    ``table`` is the compact table of :func:`neuron.summary.study_table` (method x protocol,
+    mean ± std, runs, test samples, difference to the reference with its bootstrap 95 % interval
+    and verdict), also written as ``summary_table.csv`` / ``.md``; ``results.csv`` holds every
+    aggregated column; ``results.json`` is strict JSON (README, "results.json"). ``outcomes``
+    (default: read from ``study_dir``, :func:`neuron.pipeline.collect_outcomes`) are the
+    per-sample outcomes the intervals come from (``n_boot`` replicates, seed ``boot_seed``).
     Adds the paper's reported numbers for its NTU splits, sweep plots for ``k=v`` points, and,
     when the study has ``neuron`` and ``no_temporal_memory`` points, the temporal
     micro-prototypes of one test sequence per round with and without temporal memory (Fig. 5).
@@ -494,6 +511,7 @@ def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
     """
     import pandas as pd
 
+    from neuron import summary as sm
     from neuron.analysis import plot_metric_vs_param, save_figure
     from neuron.evaluate import aggregate
 
@@ -506,14 +524,11 @@ def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
     # (e.g. UTD-MHAD 22/5 and 17/10): means over different class splits of one family only
     keys = ["point", "family", "method"] if len({r["family"] for r in rows}) > 1 else ["point", "method"]
     agg = aggregate(rows, by=keys)
-    cols = keys + ["n"]
-    for proto in ("honest", "paper", "val"):
-        for key in METRIC_COLUMNS.values():
-            for stat in ("mean", "std"):
-                c = f"{proto}/{key}_{stat}"
-                if c in agg.columns:
-                    cols.append(c)
-    table = agg[cols].round(2)
+    if outcomes is None and study_dir is not None:
+        from neuron.pipeline import collect_outcomes
+
+        outcomes = collect_outcomes(study_dir)
+    table, records, comparisons = sm.study_table(rows, outcomes, "family" in keys, n_boot, boot_seed)
     per_run = pd.DataFrame(rows)
     splits = {str(r["split"]).split("#")[0] for r in rows}
     if len(splits) == 1 and (rep := PAPER_REPORTED.get(next(iter(splits)))):
@@ -524,8 +539,19 @@ def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
         aggregate(rows, by=["point", "split", "method"]).to_csv(report_dir / "results_by_split.csv",
                                                                 index=False)
     agg.to_csv(report_dir / "results.csv", index=False)
-    write_json(report_dir / "results.json", {"study": study_name, "summary": agg.to_dict("records"),
-                                             "runs": rows})
+    table.to_csv(report_dir / "summary_table.csv")
+    write_text(report_dir / "summary_table.md", sm.to_markdown(table))
+    if outcomes:
+        sm.write_outcomes(report_dir / "outcomes.json", study_name, outcomes)
+    import json as _json
+
+    write_text(report_dir / "results.json", _json.dumps(sm.strict_json({
+        "study": study_name,
+        "bootstrap": {"n_boot": n_boot, "seed": boot_seed, "level": 0.95,
+                      "scheme": "paired two-stage: splits, then test samples within each split "
+                                "(neuron.evaluate.bootstrap_compare)"},
+        "table": records, "comparisons": comparisons,
+        "summary": agg.to_dict("records"), "runs": rows}), indent=2, allow_nan=False) + "\n")
     figs = {}
     points = per_run["point"].unique()
     params = sorted({p.split("=")[0] for pt in points for p in pt.split(",") if "=" in p})
@@ -551,4 +577,4 @@ def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
             save_figure(fig, report_dir / "temporal_prototypes_memory")
             figs["temporal_prototypes_memory"] = fig
     files = sorted(p.name for p in report_dir.iterdir() if p.is_file() and p.suffix in (".csv", ".json"))
-    return {"table": table.set_index(keys), "files": files, "figures": figs}
+    return {"table": table, "files": files, "figures": figs}

@@ -1,7 +1,9 @@
 """Print a study's results (reports/<study>/results.json) as a Markdown table for the README.
 
 Usage: python scripts/results_table.py reports/<study> [--val]
-Numbers are copied from the study's results.json as they are (mean ± std over runs).
+Numbers are copied from the study's results.json as they are (mean ± std over runs), with the
+difference to the row's reference (its 95 % bootstrap interval and verdict; "n/a" for runs without
+per-sample outcomes, "–" for rows without a reference).
 """
 import json
 import sys
@@ -18,12 +20,26 @@ def fmt(row, key):
     return f"{m:.1f}" if s is None or s != s else f"{m:.1f} ± {s:.1f}"
 
 
+DIFFS = [("ZSL top-1", "zsl_top1"), ("GZSL H", "gzsl_h")]
+
+
+def fmt_diff(rec, key):
+    if rec is None or not rec.get("reference"):
+        return "–"
+    d, ci = rec.get(f"{key}_diff"), rec.get(f"{key}_diff_ci")
+    if d is None or not ci:
+        return "n/a"
+    return f"{d:+.1f} [{ci[0]:+.1f}, {ci[1]:+.1f}] {rec[f'{key}_verdict']} vs {rec['reference']}"
+
+
 def main(folder: str, val: bool = False) -> None:
     res = json.loads((Path(folder) / "results.json").read_text())
     protos = ["honest", "paper"] + (["val"] if val else [])
     fam = "family" in res["summary"][0]
     head = ["point"] + (["splits"] if fam else []) + ["method", "runs"] + [f"{p} {c}" for p in protos for c, _ in COLS
                                           if not (p == "val" and c not in ("ZSL top-1", "GZSL H"))]
+    head += [f"Δ {p} {c} [95% CI]" for p in ("honest", "paper") for c, _ in DIFFS]
+    table = {(r["point"], r.get("family"), r["method"], r["protocol"]): r for r in res.get("table", [])}
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for row in res["summary"]:
@@ -33,6 +49,9 @@ def main(folder: str, val: bool = False) -> None:
                 if p == "val" and c not in ("ZSL top-1", "GZSL H"):
                     continue
                 cells.append(fmt(row, f"{p}/{k}"))
+        for p in ("honest", "paper"):
+            rec = table.get((row["point"], row.get("family"), row["method"], p))
+            cells += [fmt_diff(rec, k) for _, k in DIFFS]
         print("| " + " | ".join(cells) + " |")
 
 

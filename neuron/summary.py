@@ -1,0 +1,202 @@
+"""A study's compact results table: mean ± std per method and protocol, and paired differences
+with bootstrap confidence intervals (:func:`neuron.evaluate.bootstrap_compare`).
+
+Rows are method x protocol (x point, x split family when a study mixes families); columns ZSL
+top-1 and GZSL seen / unseen / H as "mean ± std" over runs (splits x seeds), the number of runs
+and of test samples, and the difference to a reference with its 95 % interval and verdict
+("no difference" when the interval covers 0). Reference of a row: in a study with a ``neuron``
+point (the ablations), the same method at the ``neuron`` point, and for the ``neuron`` point
+itself its baseline; otherwise Neuron's rows are compared with the baseline of the same point.
+:func:`compare` compares any two (point, method) pairs of a study.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from neuron.io import write_text
+
+PROTOCOLS = ("honest", "paper")
+METRICS = (("ZSL top-1", "zsl_top1"), ("GZSL seen", "gzsl_seen"), ("GZSL unseen", "gzsl_unseen"),
+           ("GZSL H", "gzsl_h"))
+#: Metrics whose differences the compact table shows (all four are in results.json).
+TABLE_DIFFS = (("ZSL top-1", "zsl_top1"), ("GZSL H", "gzsl_h"))
+NO_OUTCOMES = "n/a: no per-sample outcomes in these runs"
+
+
+def strict_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, ±inf) replaced by ``None`` (JSON ``null``),
+    numpy scalars turned into Python numbers; dicts, lists and tuples are walked."""
+    if isinstance(obj, Mapping):
+        return {str(k): strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+# --------------------------------------------------------------------------- outcomes files
+def write_outcomes(path: Path, study: str, runs: Sequence[Mapping[str, Any]]) -> None:
+    """Write per-run outcomes (:func:`neuron.pipeline.collect_outcomes`) as strict JSON, one run
+    per line (``{"study": ..., "runs": [...]}``)."""
+    lines = [json.dumps(strict_json(r), separators=(",", ":"), allow_nan=False) for r in runs]
+    body = ",\n".join(lines)
+    write_text(path, f'{{"study": {json.dumps(study)}, "runs": [\n{body}\n]}}\n')
+
+
+def method_runs(outcomes: Iterable[Mapping[str, Any]], point: str, method: str,
+                family: str | None = None) -> list[dict]:
+    """The bootstrap input (:func:`neuron.evaluate.bootstrap_compare`) of one point and method."""
+    out = []
+    for r in outcomes:
+        if r["point"] != point or method not in r["methods"]:
+            continue
+        if family is not None and str(r["split"]).split("#")[0] != family:
+            continue
+        out.append({"split": r["split"], "seed": r["seed"], "labels": r["labels"],
+                    "unseen": r["unseen"], "outcome": r["methods"][method]})
+    return out
+
+
+def compare(outcomes: Sequence[Mapping[str, Any]], a: tuple[str, str], b: tuple[str, str] | None,
+            protocol: str = "honest", family: str | None = None, n_boot: int = 2000,
+            seed: int = 0) -> dict | None:
+    """Paired bootstrap of ``a = (point, method)`` against ``b`` (or ``a`` alone when ``b`` is
+    None) on one protocol; ``None`` when ``a`` (or ``b``) has no per-sample outcomes.
+
+    Raises:
+        ValueError: the two do not pair (other splits or test samples).
+    """
+    from neuron.evaluate import bootstrap_compare
+
+    ra = method_runs(outcomes, *a, family)
+    rb = method_runs(outcomes, *b, family) if b is not None else None
+    if not ra or (b is not None and not rb):
+        return None
+    if any(protocol not in r["outcome"] for r in ra + (rb or [])):
+        return None
+    names = (f"{a[0]}/{a[1]}", f"{b[0]}/{b[1]}" if b else "")
+    return bootstrap_compare(ra, rb, protocol=protocol, n_boot=n_boot, seed=seed, names=names)
+
+
+def reference(point: str, method: str, groups: set[tuple[str, str]]) -> tuple[str, str] | None:
+    """The (point, method) a row is compared with (see the module docstring), if present."""
+    points = {p for p, _ in groups}
+    if "neuron" in points:
+        ref = ("neuron", "baseline") if (point, method) == ("neuron", "neuron") else ("neuron", method)
+        if point == "neuron" and method != "neuron":
+            ref = None
+    else:
+        ref = (point, "baseline") if method == "neuron" else None
+    return ref if ref in groups and ref != (point, method) else None
+
+
+# --------------------------------------------------------------------------- the table
+def _fmt(mean: float | None, std: float | None) -> str:
+    if mean is None or not math.isfinite(mean):
+        return "–"
+    return f"{mean:.1f}" if std is None or not math.isfinite(std) else f"{mean:.1f} ± {std:.1f}"
+
+
+def _fmt_diff(d: float, ci: Sequence[float]) -> str:
+    return f"{d:+.1f} [{ci[0]:+.1f}, {ci[1]:+.1f}]"
+
+
+def _relative(verdict: str, name_a: str) -> str:
+    if verdict in ("no difference", "n/a"):
+        return verdict
+    return "better" if verdict == f"{name_a} better" else "worse"
+
+
+def study_table(rows: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[str, Any]] | None,
+                by_family: bool, n_boot: int = 2000, seed: int = 0):
+    """The compact table of a study.
+
+    ``rows``: :func:`neuron.pipeline.collect_results` rows with a ``family`` key; ``outcomes``:
+    per-run outcomes or None/empty (old runs: differences marked :data:`NO_OUTCOMES`).
+    Returns ``(display DataFrame, records, comparisons)``: the formatted table (strings), one
+    numeric record per row (for results.json) and every comparison made (one per metric).
+    """
+    import pandas as pd
+
+    df = pd.DataFrame(list(rows))
+    outcomes = list(outcomes or [])
+    keys = ["point", "family", "method"] if by_family else ["point", "method"]
+    groups = {(r["point"], r["method"]) for r in rows}
+    records, display, comparisons = [], [], []
+    for gkey, g in df.groupby(keys, sort=True):
+        gd = dict(zip(keys, gkey))
+        fam = gd.get("family") if by_family else None
+        pm = (gd["point"], gd["method"])
+        ref = reference(*pm, groups)
+        for proto in PROTOCOLS:
+            cols = [f"{proto}/{k}" for _, k in METRICS]
+            if not any(c in g.columns and g[c].notna().any() for c in cols):
+                continue
+            rec: dict[str, Any] = {**gd, "protocol": proto, "n_runs": int(len(g))}
+            disp: dict[str, Any] = {**gd, "protocol": proto}
+            for label, k in METRICS:
+                c = f"{proto}/{k}"
+                v = g[c].astype(float) if c in g.columns else pd.Series(dtype=float)
+                mean = float(v.mean()) if v.notna().any() else None
+                std = float(v.std(ddof=1)) if v.notna().sum() > 1 else None
+                rec[f"{k}_mean"], rec[f"{k}_std"] = mean, std
+                disp[label] = _fmt(mean, std)
+            disp["runs"] = int(len(g))
+            res = None
+            # intervals only when every run of the row has per-sample outcomes
+            if outcomes and len(method_runs(outcomes, *pm, fam)) == len(g):
+                res = compare(outcomes, pm, ref, proto, fam, n_boot, seed) if ref else None
+                if res is None:  # no reference (or it lacks outcomes): this row's own intervals
+                    res = compare(outcomes, pm, None, proto, fam, n_boot, seed)
+            has_diff = res is not None and "b" in res["metrics"][METRICS[0][1]]
+            rec["n_test"] = res["n_test"] if res else None
+            rec["n_test_unseen"] = res["n_test_unseen"] if res else None
+            disp["test samples (unseen / total)"] = (f"{res['n_test_unseen']} / {res['n_test']}"
+                                                     if res else "n/a")
+            rec["reference"] = f"{ref[0]}/{ref[1]}" if ref else None
+            disp["reference"] = rec["reference"] or "–"
+            rec["note"] = None if res else NO_OUTCOMES
+            for label, k in METRICS:
+                m = res["metrics"][k] if res else {}
+                rec[f"{k}_ci"] = m.get("a_ci")
+                rec[f"{k}_diff"] = m.get("diff") if has_diff else None
+                rec[f"{k}_diff_ci"] = m.get("diff_ci") if has_diff else None
+                rec[f"{k}_verdict"] = (_relative(m["verdict"], f"{pm[0]}/{pm[1]}")
+                                       if has_diff else None)
+                if has_diff:
+                    comparisons.append({
+                        "a": f"{pm[0]}/{pm[1]}", "b": rec["reference"], "family": fam,
+                        "protocol": proto, "metric": k, "a_mean": m["a"], "a_ci": m["a_ci"],
+                        "b_mean": m["b"], "b_ci": m["b_ci"], "diff": m["diff"],
+                        "diff_ci": m["diff_ci"], "verdict": m["verdict"],
+                        "n_splits": res["n_splits"], "n_runs": res["n_runs"],
+                        "n_test": res["n_test"], "n_boot": res["n_boot"], "seed": res["seed"]})
+            for label, k in TABLE_DIFFS:
+                col = f"Δ {label} [95% CI]"
+                if ref is None:
+                    disp[col], disp[f"verdict {label}"] = "–", "–"
+                elif not has_diff:
+                    disp[col], disp[f"verdict {label}"] = NO_OUTCOMES, "n/a"
+                else:
+                    disp[col] = _fmt_diff(rec[f"{k}_diff"], rec[f"{k}_diff_ci"])
+                    disp[f"verdict {label}"] = rec[f"{k}_verdict"]
+            records.append(rec)
+            display.append(disp)
+    table = pd.DataFrame(display).set_index(keys + ["protocol"]) if display else pd.DataFrame()
+    return table, records, comparisons
+
+
+def to_markdown(table) -> str:
+    """A pandas DataFrame (index included) as a GitHub Markdown table."""
+    df = table.reset_index()
+    head = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |")
+    return "\n".join(lines) + "\n"

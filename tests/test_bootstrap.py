@@ -1,0 +1,253 @@
+"""The paired hierarchical bootstrap, per-sample outcomes and the study summary's compact table
+and strict results.json, on constructed cases whose answers are known."""
+import json
+import re
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from neuron import evaluate as ev
+
+SEEN, UNSEEN = [0, 1, 2], [3, 4]
+
+
+def _strict(text):
+    def bad(c):
+        raise ValueError(f"non-strict JSON constant {c}")
+    return json.loads(text, parse_constant=bad)
+
+
+def _outcome(labels, right):
+    """Honest outcomes whose ZSL and GZSL predictions are right exactly where ``right`` is."""
+    y = np.asarray(labels)
+    um = np.isin(y, UNSEEN)
+    wrong_u = np.where(y == 3, 4, 3)
+    wrong_all = np.where(y == 0, 1, 0)
+    zsl = np.where(right, y, wrong_u)[um]
+    gzsl = np.where(right, y, wrong_all)
+    return {"honest": {"zsl": zsl.tolist(), "gzsl": gzsl.tolist()}}
+
+
+def _runs(right_fn, n_splits=3, seeds=(0, 1), n=40, rng=None):
+    rng = rng or np.random.default_rng(0)
+    runs = []
+    for s in range(n_splits):
+        y = np.random.default_rng(100 + s).integers(0, 5, n)
+        for seed in seeds:
+            runs.append({"split": f"toy#{s}", "seed": seed, "labels": y.tolist(), "unseen": UNSEEN,
+                         "outcome": _outcome(y, right_fn(y, rng))})
+    return runs
+
+
+def test_identical_methods_give_no_difference():
+    a = _runs(lambda y, r: r.random(y.size) < 0.6)
+    res = ev.bootstrap_compare(a, a, n_boot=500, names=("A", "B"))
+    for k in ev.BOOT_METRICS:
+        m = res["metrics"][k]
+        assert m["diff"] == 0.0 and m["diff_ci"] == [0.0, 0.0]
+        assert m["verdict"] == "no difference"
+        assert m["a_ci"][0] < m["a"] < m["a_ci"][1]
+
+
+def test_always_right_beats_often_wrong():
+    good = _runs(lambda y, r: np.ones(y.size, bool))
+    bad = _runs(lambda y, r: r.random(y.size) < 0.4)
+    res = ev.bootstrap_compare(good, bad, n_boot=500, names=("good", "bad"))
+    for k in ev.BOOT_METRICS:
+        m = res["metrics"][k]
+        assert m["a"] == 100.0 and m["a_ci"] == [100.0, 100.0]
+        assert m["diff_ci"][0] > 0, k
+        assert m["verdict"] == "good better"
+    rev = ev.bootstrap_compare(bad, good, n_boot=500, names=("bad", "good"))
+    assert rev["metrics"]["gzsl_h"]["diff_ci"][1] < 0
+    assert rev["metrics"]["gzsl_h"]["verdict"] == "good better"
+    assert res["n_splits"] == 3 and res["n_runs"] == [6, 6] and res["n_test"] == 120
+
+
+def test_seeded_and_deterministic():
+    a = _runs(lambda y, r: r.random(y.size) < 0.7)
+    b = _runs(lambda y, r: r.random(y.size) < 0.5, rng=np.random.default_rng(5))
+    r1 = ev.bootstrap_compare(a, b, n_boot=300, seed=3)
+    r2 = ev.bootstrap_compare(a, b, n_boot=300, seed=3)
+    r3 = ev.bootstrap_compare(a, b, n_boot=300, seed=4)
+    assert r1 == r2
+    assert r1["metrics"]["zsl_top1"]["diff_ci"] != r3["metrics"]["zsl_top1"]["diff_ci"]
+    assert r1["metrics"]["zsl_top1"]["diff"] == r3["metrics"]["zsl_top1"]["diff"]
+
+
+def test_outcome_metrics_hand_computed_h():
+    # labels: seen 0, 1, 2, 0; unseen 3, 4. GZSL right on samples 0, 1 (seen) and 4 (unseen).
+    labels = [0, 1, 2, 0, 3, 4]
+    out = {"honest": {"zsl": [3, 3], "gzsl": [0, 1, 0, 1, 4, 4]}}
+    m = ev.outcome_metrics(labels, UNSEEN, out)
+    # S = 2/4 = 50, U = 1/2 = 50, H = 50; ZSL: [3 right, 4 wrong] = 50
+    assert m == {"zsl_top1": 50.0, "gzsl_seen": 50.0, "gzsl_unseen": 50.0, "gzsl_h": 50.0}
+    out = {"honest": {"zsl": [3, 4], "gzsl": [0, 1, 2, 0, 0, 4]}}
+    m = ev.outcome_metrics(labels, UNSEEN, out)
+    # S = 100, U = 50, H = 2*100*50/150
+    assert m["zsl_top1"] == 100.0 and m["gzsl_h"] == pytest.approx(200 / 3)
+    # paper: right when either head is right
+    paper = {"paper": {"zsl": {"spatial": [3, 3], "temporal": [4, 4]},
+                       "gzsl": {"spatial": [0, 0, 0, 0, 0, 0], "temporal": [1, 1, 1, 1, 3, 1]}}}
+    m = ev.outcome_metrics(labels, UNSEEN, paper, "paper")
+    assert m["zsl_top1"] == 100.0 and m["gzsl_seen"] == 75.0 and m["gzsl_unseen"] == 50.0
+
+
+def test_per_split_average_of_h_not_pooled():
+    # split 0: S = 100, U = 0 -> H 0; split 1: S = U = 100 -> H 100; mean of per-split H = 50
+    y = [0, 3]
+    runs = [{"split": "t#0", "seed": 0, "labels": y, "unseen": UNSEEN,
+             "outcome": {"honest": {"zsl": [4], "gzsl": [0, 0]}}},
+            {"split": "t#1", "seed": 0, "labels": y, "unseen": UNSEEN,
+             "outcome": {"honest": {"zsl": [3], "gzsl": [0, 3]}}}]
+    res = ev.bootstrap_compare(runs, n_boot=50)
+    assert res["metrics"]["gzsl_h"]["a"] == 50.0
+    assert res["metrics"]["zsl_top1"]["a"] == 50.0
+    assert "diff" not in res["metrics"]["gzsl_h"]
+
+
+def test_pairing_errors():
+    a = _runs(lambda y, r: r.random(y.size) < 0.6)
+    other_splits = [{**r, "split": r["split"].replace("toy", "other")} for r in a]
+    with pytest.raises(ValueError, match="do not pair: splits"):
+        ev.bootstrap_compare(a, other_splits)
+    shorter = [{**r, "labels": r["labels"][:-1],
+                "outcome": _outcome(r["labels"][:-1], np.ones(len(r["labels"]) - 1, bool))}
+               for r in a]
+    with pytest.raises(ValueError, match="different test samples"):
+        ev.bootstrap_compare(a, shorter)
+    relabelled = [dict(r) for r in a]
+    y = list(relabelled[0]["labels"])
+    y[0], y[1] = y[1], y[0]
+    relabelled[0] = {**relabelled[0], "labels": y}
+    with pytest.raises(ValueError, match="do not share test samples|do not pair"):
+        ev.bootstrap_compare(relabelled, a)
+    with pytest.raises(ValueError, match="lacks 'outcome'"):
+        ev.bootstrap_compare([{"split": "x#0", "labels": [3], "unseen": UNSEEN}])
+    with pytest.raises(ValueError, match="no 'paper' outcomes"):
+        ev.bootstrap_compare(a, protocol="paper")
+
+
+def test_per_sample_predictions_reproduce_evaluate_run():
+    rng = np.random.default_rng(0)
+    C, n = 8, 60
+    unseen, seen = [5, 6, 7], [0, 1, 2, 3, 4]
+    y = rng.integers(0, C, n)
+    spa = rng.normal(size=(n, C)) + 2 * np.eye(C)[y]
+    tem = rng.normal(size=(n, C)) + 1.5 * np.eye(C)[y]
+    fused = ev.fuse_scores(spa, tem)
+    val = ev.ValidationScores(fused[:30], y[:30], [0, 1, 2, 5, 6, 7], [3, 4])
+    m = ev.evaluate_run(y, seen, unseen, spatial=spa, temporal=tem, fused=fused, val=val)
+    out = ev.per_sample_predictions(y, seen, unseen, m, fused=fused, spatial=spa, temporal=tem)
+    assert len(out["honest"]["zsl"]) == int(np.isin(y, unseen).sum())
+    assert all(isinstance(v, int) for v in out["honest"]["gzsl"])
+    json.dumps(out)
+    for proto in ("honest", "paper"):
+        r = ev.outcome_metrics(y, unseen, out, proto)
+        for k in ev.BOOT_METRICS:
+            assert r[k] == pytest.approx(m[f"{proto}/{k}"]), (proto, k)
+
+
+def test_bootstrap_speed_shape_30_runs():
+    """2000 replicates over 10 splits x 3 seeds x 2 methods (430 test samples): a few seconds."""
+    a = _runs(lambda y, r: r.random(y.size) < 0.6, n_splits=10, seeds=(0, 1, 2), n=430)
+    res = ev.bootstrap_compare(a, a, n_boot=2000)
+    assert res["n_runs"] == [30, 30] and res["n_dropped"] == 0
+
+
+# --------------------------------------------------------------------------- study summary
+def _metrics_json(folder, split, seed, y, right_neuron, right_base):
+    folder.mkdir(parents=True)
+    out = {"labels": [int(v) for v in y], "test_sha": "x",
+           "neuron": _outcome(y, right_neuron), "baseline": _outcome(y, right_base)}
+    def metr(o):
+        r = ev.outcome_metrics(y, UNSEEN, o)
+        return {f"honest/{k}": v for k, v in r.items()}
+    m = {"run": "t", "seed": seed, "split": split, "seen": SEEN, "unseen": UNSEEN,
+         "pseudo_unseen": [0], "neuron": metr(out["neuron"]), "baseline": metr(out["baseline"]),
+         "outcomes": out}
+    (folder / "metrics.json").write_text(json.dumps(m))
+
+
+def _fake_study(root):
+    rng = np.random.default_rng(1)
+    for s in range(2):
+        y = np.random.default_rng(s).integers(0, 5, 60)
+        for seed in (0, 1):
+            _metrics_json(root / "default" / f"toy_{s}" / f"seed{seed}", f"toy#{s}", seed, y,
+                          np.ones(60, bool), rng.random(60) < 0.3)
+
+
+def test_summary_table_intervals_and_strict_results_json(tmp_path):
+    from neuron.pipeline import collect_outcomes, collect_results
+    from neuron.stages import summarise_study
+
+    study = tmp_path / "runs"
+    _fake_study(study)
+    rows = collect_results(study)
+    assert len(collect_outcomes(study)) == 4
+    out = summarise_study(rows, tmp_path / "rep", "toy", study, n_boot=300)
+    t = out["table"]
+    row = t.loc[("default", "neuron", "honest")]
+    assert row["ZSL top-1"] == "100.0 ± 0.0" and row["runs"] == 4
+    assert row["reference"] == "default/baseline" and row["verdict GZSL H"] == "better"
+    assert re.fullmatch(r"\+\d+\.\d \[\+\d+\.\d, \+\d+\.\d\]", row["Δ GZSL H [95% CI]"])
+    assert row["test samples (unseen / total)"].endswith("/ 120")
+    for name in ("summary_table.csv", "summary_table.md", "results.csv", "outcomes.json"):
+        assert (tmp_path / "rep" / name).stat().st_size > 0, name
+    res = _strict((tmp_path / "rep" / "results.json").read_text())
+    # the fields the README documents
+    assert {"study", "bootstrap", "table", "comparisons", "summary", "runs"} <= set(res)
+    rec = next(r for r in res["table"] if r["method"] == "neuron")
+    for k in ("point", "method", "protocol", "n_runs", "n_test", "n_test_unseen", "reference",
+              "zsl_top1_mean", "zsl_top1_std", "zsl_top1_ci", "gzsl_h_diff", "gzsl_h_diff_ci",
+              "gzsl_h_verdict", "note"):
+        assert k in rec, k
+    cmp_ = res["comparisons"][0]
+    for k in ("a", "b", "protocol", "metric", "diff", "diff_ci", "verdict", "n_boot", "seed"):
+        assert k in cmp_, k
+    # a report folder rebuilds the same table without runs/
+    again = summarise_study(collect_results(tmp_path / "rep"), tmp_path / "rep2", "toy",
+                            tmp_path / "rep", n_boot=300)
+    assert again["table"].equals(t)
+
+
+@pytest.mark.parametrize("study", ["ablations", "utd_mhad_paper"])
+def test_summary_of_committed_report_without_outcomes(study, tmp_path):
+    from neuron.pipeline import collect_results
+    from neuron.stages import summarise_study
+    from neuron.summary import NO_OUTCOMES
+
+    rows = collect_results(ROOT / "reports" / study)
+    assert rows
+    out = summarise_study(rows, tmp_path, study, None)
+    t = out["table"]
+    compared = t[t["reference"] != "–"]
+    assert len(compared) and (compared["Δ ZSL top-1 [95% CI]"] == NO_OUTCOMES).all()
+    res = _strict((tmp_path / "results.json").read_text())
+    assert all(r["note"] == NO_OUTCOMES for r in res["table"]) and res["comparisons"] == []
+
+
+def test_strict_json_replaces_non_finite():
+    from neuron.summary import strict_json
+
+    assert strict_json({"a": float("nan"), "b": [float("inf"), 1.5], "c": np.float64(2)}) == \
+        {"a": None, "b": [None, 1.5], "c": 2.0}
+
+
+def test_results_table_script_prints_intervals(tmp_path, capsys):
+    import importlib.util
+
+    from neuron.pipeline import collect_results
+    from neuron.stages import summarise_study
+
+    _fake_study(tmp_path / "runs")
+    summarise_study(collect_results(tmp_path / "runs"), tmp_path / "rep", "toy", tmp_path / "runs",
+                    n_boot=200)
+    spec = importlib.util.spec_from_file_location("results_table", ROOT / "scripts/results_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main(str(tmp_path / "rep"))
+    text = capsys.readouterr().out
+    assert "Δ honest GZSL H [95% CI]" in text and "better" in text
