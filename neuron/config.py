@@ -161,7 +161,27 @@ def _check(cond: bool, where: str, msg: str) -> None:
 
 
 # --------------------------------------------------------------------------- datasets
-Reader = Literal["utd_mhad", "nw_ucla", "ntu60", "ntu120", "pku_mmd1", "generic"]
+Reader = Literal["utd_mhad", "nw_ucla", "ntu60", "ntu120", "pku_mmd1", "kinder_gator", "generic"]
+
+
+@dataclass
+class ProtocolSpec:
+    """A named alternative train/test partition of a dataset (``protocols:`` in its YAML).
+
+    Exactly one of ``train_subjects`` (a cross-subject-style protocol: these subjects train, the
+    others test) or ``train_views`` (cross-view-style) is given.
+    """
+
+    train_subjects: list[int] = field(default_factory=list)
+    train_views: list[int] = field(default_factory=list)
+    description: str = ""
+
+    def validate(self, where: str) -> None:
+        _check(bool(self.train_subjects) != bool(self.train_views), where,
+               "give exactly one of train_subjects or train_views")
+        for name in ("train_subjects", "train_views"):
+            ids = getattr(self, name)
+            _check(len(set(ids)) == len(ids), where, f"{name} has duplicates")
 
 
 @dataclass
@@ -172,6 +192,14 @@ class DatasetSpec:
     ``train_subjects``; ``cross_view`` on ``train_views``; ``cross_setup`` (NTU-120) on even
     setup ids. ``subdir`` is the dataset's folder under the data root (for ``generic``: the
     ``.npz`` file).
+
+    Optional fields: ``protocols`` (name -> :class:`ProtocolSpec`, alternatives to ``protocol``
+    chosen with the run key ``data.protocol``); ``subject_groups`` (group name -> subject ids,
+    e.g. adult / child); ``file_actions`` (the action of class ``i`` as spelled in the file
+    names, for readers that take the class from the name); ``known_missing`` (recordings the
+    dataset's release lacks, reported rather than treated as errors); ``near_duplicates``
+    (pairs of 0-based class ids that differ in one detail, e.g. the side or the effort, used to
+    describe how hard a zero-shot split is).
     """
 
     name: str
@@ -188,6 +216,11 @@ class DatasetSpec:
     download_size: int = 0
     how_to_get: str = ""
     citation: str = ""
+    protocols: dict[str, ProtocolSpec] = field(default_factory=dict)
+    subject_groups: dict[str, list[int]] = field(default_factory=dict)
+    file_actions: list[str] = field(default_factory=list)
+    known_missing: list[str] = field(default_factory=list)
+    near_duplicates: list[tuple[int, int]] = field(default_factory=list)
 
     def validate(self, where: str) -> None:
         _check(len(self.class_names) > 1, where, "class_names needs at least 2 classes")
@@ -200,6 +233,51 @@ class DatasetSpec:
             _check(bool(self.train_subjects), where, "cross_subject needs train_subjects")
         if self.protocol == "cross_view":
             _check(bool(self.train_views), where, "cross_view needs train_views")
+        if self.file_actions:
+            _check(len(self.file_actions) == len(self.class_names), where,
+                   f"file_actions has {len(self.file_actions)} entries for "
+                   f"{len(self.class_names)} class_names")
+            _check(len(set(self.file_actions)) == len(self.file_actions), where,
+                   "file_actions has duplicates")
+        _check(self.protocol not in self.protocols, f"{where}.protocols",
+               f"{self.protocol!r} is the dataset's own protocol; name alternatives differently")
+        grouped = [s for ids in self.subject_groups.values() for s in ids]
+        _check(len(set(grouped)) == len(grouped), f"{where}.subject_groups",
+               "a subject is in more than one group")
+        for name, p in self.protocols.items():
+            if grouped and p.train_subjects:
+                extra = sorted(set(p.train_subjects) - set(grouped))
+                _check(not extra, f"{where}.protocols.{name}",
+                       f"train subjects {extra} are in no subject group")
+                _check(set(grouped) - set(p.train_subjects) != set(), f"{where}.protocols.{name}",
+                       "leaves no test subject")
+        for i, (a, b) in enumerate(self.near_duplicates):
+            _check(0 <= a < len(self.class_names) and 0 <= b < len(self.class_names) and a != b,
+                   f"{where}.near_duplicates[{i}]",
+                   f"({a}, {b}) must be two different class ids in 0..{len(self.class_names) - 1}")
+
+    def protocol_names(self) -> list[str]:
+        """The protocols a run can choose with ``data.protocol`` (the dataset's own first)."""
+        return [self.protocol, *self.protocols]
+
+    def for_protocol(self, name: str = "") -> "DatasetSpec":
+        """This spec with protocol ``name`` applied (``""`` or ``self.protocol``: unchanged).
+
+        The result's ``protocol`` is ``cross_subject`` or ``cross_view`` (the kind of the named
+        protocol) with its ``train_subjects`` / ``train_views``; every other field is kept.
+
+        Raises:
+            ConfigError: ``name`` is not one of :meth:`protocol_names`.
+        """
+        if not name or name == self.protocol:
+            return self
+        if name not in self.protocols:
+            raise ConfigError(f"dataset {self.name}: unknown protocol {name!r}; "
+                              f"protocols: {self.protocol_names()}")
+        p = self.protocols[name]
+        return dataclasses.replace(
+            self, protocol="cross_subject" if p.train_subjects else "cross_view",
+            train_subjects=list(p.train_subjects), train_views=list(p.train_views))
 
 
 def load_dataset_spec(name: str, params_dir: Path = PARAMS_DIR) -> DatasetSpec:
@@ -270,11 +348,16 @@ def load_split_spec(name: str, params_dir: Path = PARAMS_DIR) -> SplitSpec:
 # --------------------------------------------------------------------------- runs
 @dataclass
 class DataConfig:
-    """Data stage: dataset, split and preprocessing (the paper's Sec. 4.1 and Shift-GCN's)."""
+    """Data stage: dataset, split and preprocessing (the paper's Sec. 4.1 and Shift-GCN's).
+
+    ``protocol``: the train/test partition, one of the dataset's ``protocol_names()``; empty =
+    the dataset's own ``protocol``. The validation part is always carved from the training side.
+    """
 
     dataset: str = "utd_mhad"
     split: str = "utd_mhad_22_5"
     split_index: int = 0
+    protocol: str = ""
     data_root: str | None = None
     window: int = 64
     p_interval: tuple[float, float] = (0.5, 1.0)
@@ -472,6 +555,10 @@ def load_run_config(source: str | os.PathLike | dict, overrides: dict | None = N
     _check(cfg.data.split_index < len(sp.unseen), f"{where}.data.split_index",
            f"split {sp.name} has {len(sp.unseen)} splits")
     sp.check_against(len(ds.class_names), f"params/splits/{cfg.data.split}.yaml")
+    if cfg.data.protocol:
+        _check(cfg.data.protocol in ds.protocol_names(), f"{where}.data.protocol",
+               f"unknown protocol {cfg.data.protocol!r} for dataset {ds.name}; "
+               f"protocols: {ds.protocol_names()}")
     seen, _ = sp.seen_unseen(cfg.data.split_index, len(ds.class_names))
     _check(cfg.data.pseudo_unseen < len(seen) - 1, f"{where}.data.pseudo_unseen",
            f"{cfg.data.pseudo_unseen} pseudo-unseen classes leave too few of {len(seen)} seen")

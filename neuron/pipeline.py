@@ -88,6 +88,9 @@ def expand_study(study: StudyConfig) -> list[RunSpec]:
                               f"{base.get('data', {}).get('split_index', 0)}"]:
         name, _, idx = s.partition("#")
         if idx:
+            if not idx.isdigit():
+                raise ConfigError(f"study {study.name}: split {s!r}: the index after '#' must be "
+                                  "a non-negative integer")
             splits.append((name, int(idx)))
         else:
             splits.extend((name, i) for i in range(len(load_split_spec(name).unseen)))
@@ -110,8 +113,11 @@ def expand_study(study: StudyConfig) -> list[RunSpec]:
 
 def stage_key(stage: str, config: dict) -> str:
     """What a stage's output depends on (used to share and skip stage executions)."""
-    d = config["data"]
-    data_part = {k: d[k] for k in ("dataset", "split", "split_index", "data_root", "skip_bad")}
+    # an empty data.protocol (the dataset's own) is left out, so keys made before the key existed hold
+    d = {k: v for k, v in config["data"].items() if not (k == "protocol" and not v)}
+    config = {**config, "data": d}
+    data_part = {k: d[k] for k in ("dataset", "split", "split_index", "data_root", "skip_bad",
+                                   "protocol") if k in d}
     if stage == "data":
         return sha256_obj({"data": data_part, "seed": config["seed"]})
     if stage == "side_info":

@@ -59,6 +59,7 @@ class DataBundle:
     pdata: ProcessedData
     split: ZeroShotSplit
     root: Path
+    protocol: str = ""
 
     @property
     def class_names(self) -> list[str]:
@@ -75,27 +76,41 @@ class DataBundle:
 
 
 def stage_data(cfg: RunConfig) -> DataBundle:
-    """Load (or build and cache) the processed dataset and make the run's split.
+    """Load (or build and cache) the processed dataset and make the run's split under the
+    run's protocol (``data.protocol``; the bundle's ``spec`` has it applied).
 
     Raises:
         DataError: data missing (with where to get it) or a bad file.
+        ConfigError: an unknown protocol.
     """
     spec = load_dataset_spec(cfg.data.dataset)
     split_spec = load_split_spec(cfg.data.split)
     root = data_root(cfg.data.data_root)
     pdata = load_processed(spec, root, cache_root() / "processed", cfg.data.skip_bad,
                            cfg.data.download)
-    split = make_split(pdata, spec, split_spec, cfg.data.split_index, cfg.data.val_fraction,
+    pspec = spec.for_protocol(cfg.data.protocol)
+    split = make_split(pdata, pspec, split_spec, cfg.data.split_index, cfg.data.val_fraction,
                        cfg.data.pseudo_unseen, cfg.seed)
-    return DataBundle(spec, split_spec, pdata, split, root)
+    return DataBundle(pspec, split_spec, pdata, split, root, cfg.data.protocol or spec.protocol)
 
 
 def data_summary(bundle: DataBundle) -> dict:
     """Counts for the manifest and the data report."""
     s = bundle.split
-    return {"dataset": bundle.spec.name, "samples": len(bundle.pdata), "processed_key": bundle.pdata.key,
-            "seen": s.seen, "unseen": s.unseen, "pseudo_unseen": s.pseudo_unseen, **s.counts(),
-            "skipped": bundle.pdata.skipped}
+    out = {"dataset": bundle.spec.name, "samples": len(bundle.pdata), "processed_key": bundle.pdata.key,
+           "seen": s.seen, "unseen": s.unseen, "pseudo_unseen": s.pseudo_unseen, **s.counts(),
+           "skipped": bundle.pdata.skipped}
+    if bundle.protocol:
+        out["protocol"] = bundle.protocol
+    if bundle.pdata.groups:  # samples per subject group (adult / child) in each part
+        groups = np.array(bundle.pdata.groups)
+        out["groups"] = {part: {str(g): int((groups[getattr(s, part)] == g).sum())
+                                for g in sorted(set(groups.tolist()))}
+                         for part in ("train", "val", "test", "test_unseen")}
+    if bundle.pdata.missing:  # recordings the dataset lacks; ``unexpected`` = not documented
+        out["missing"] = list(bundle.pdata.missing)
+        out["missing_unexpected"] = sorted(set(bundle.pdata.missing) - set(bundle.spec.known_missing))
+    return out
 
 
 # --------------------------------------------------------------------------- side information

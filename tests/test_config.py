@@ -27,7 +27,8 @@ def test_wrong_type_names_the_key():
 
 
 @pytest.mark.parametrize("override, msg", [
-    ({"data": {"split_index": 7}}, "has 3 splits"),
+    ({"data": {"split_index": 7}}, "has 5 splits"),
+    ({"data": {"protocol": "cross_age"}}, "unknown protocol 'cross_age' for dataset utd_mhad"),
     ({"neuron": {"rounds": 2}}, "windows has 3 entries"),
     ({"neuron": {"compress_per_round": 30}}, "leave at least one prototype"),
     ({"neuron": {"use_spatial": False, "use_temporal": False}}, "both branches"),

@@ -32,8 +32,12 @@ def test_grid_expansion_points_names_and_validation(tmp_path):
 def test_all_splits_of_a_family(tmp_path):
     st = _study(tmp_path, run="params/runs/utd_mhad_quick.yaml", splits=["utd_mhad_22_5", "utd_mhad_17_10#2"], seeds=[0])
     runs = expand_study(st)
-    assert [(r.split, r.index) for r in runs] == [("utd_mhad_22_5", 0), ("utd_mhad_22_5", 1),
-                                                  ("utd_mhad_22_5", 2), ("utd_mhad_17_10", 2)]
+    assert [(r.split, r.index) for r in runs] == [("utd_mhad_22_5", i) for i in range(5)] + [
+        ("utd_mhad_17_10", 2)]
+    with pytest.raises(ConfigError, match="index after '#'"):
+        expand_study(_study(tmp_path, splits=["utd_mhad_22_5#x"]))
+    with pytest.raises(ConfigError, match="has 5 splits"):
+        expand_study(_study(tmp_path, run="params/runs/utd_mhad_quick.yaml", splits=["utd_mhad_22_5#5"]))
 
 
 def test_invalid_point_is_rejected_before_work(tmp_path):

@@ -12,8 +12,9 @@ EXPECTED = {
     "pku_mmd1_46_5": [1, 9, 20, 34, 50], "pku_mmd1_39_12": [3, 7, 11, 15, 19, 21, 25, 31, 33, 36, 43, 48],
     "utd_mhad_22_5": [0, 4, 11, 15, 22], "utd_mhad_17_10": [0, 2, 3, 7, 11, 17, 18, 20, 22, 24],
     "nw_ucla_8_2": [0, 8],
+    "kinder_gator_48_10": [3, 10, 12, 20, 30, 33, 49, 51, 54, 55], "kinder_gator_53_5": [3, 13, 33, 53, 54],
 }
-SIZES = {"ntu60": 60, "ntu120": 120, "pku_mmd1": 51, "utd_mhad": 27, "nw_ucla": 10}
+SIZES = {"ntu60": 60, "ntu120": 120, "pku_mmd1": 51, "utd_mhad": 27, "nw_ucla": 10, "kinder_gator": 58}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

@@ -28,6 +28,9 @@ class SkeletonDataset:
         class_names: the dataset's class names, index = label.
         layout: the joint layout.
         skipped: files skipped with ``skip_bad=True`` as (file, reason) pairs; never silent.
+        groups: N subject-group names (``adult`` / ``child`` in Kinder-Gator); empty = none.
+        missing: recordings the dataset's file naming implies but that are absent (e.g.
+            ``p565 Jump-as-high-as-you-can``), reported, not errors; empty = none.
     """
 
     name: str
@@ -40,6 +43,8 @@ class SkeletonDataset:
     class_names: list[str]
     layout: JointLayout
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = len(self.sequences)
@@ -53,6 +58,8 @@ class SkeletonDataset:
                                 f"expected {n}")
         if len(self.sample_names) != n:
             raise DataError(f"{self.name}: {len(self.sample_names)} sample names for {n} sequences")
+        if self.groups and len(self.groups) != n:
+            raise DataError(f"{self.name}: {len(self.groups)} subject groups for {n} sequences")
         if n and (self.labels.min() < 0 or self.labels.max() >= len(self.class_names)):
             bad = int(np.flatnonzero((self.labels < 0) | (self.labels >= len(self.class_names)))[0])
             raise DataError(f"{self.name}: sample {self.sample_names[bad]} has label "
@@ -77,7 +84,8 @@ class SkeletonDataset:
             self.name, [self.sequences[i] for i in index], self.labels[index],
             self.subjects[index], self.views[index], self.trials[index],
             [self.sample_names[i] for i in index], list(self.class_names), self.layout,
-            list(self.skipped),
+            list(self.skipped), [self.groups[i] for i in index] if self.groups else [],
+            list(self.missing),
         )
 
 

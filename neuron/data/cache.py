@@ -36,6 +36,8 @@ class ProcessedData:
         layout: the joint layout.
         key: the cache key (hash of raw files + spec + processing version).
         skipped: (file, reason) of files skipped with ``skip_bad``.
+        groups: ``N`` subject-group names (empty when the dataset has none).
+        missing: recordings the dataset lacks (reported, not errors).
     """
 
     name: str
@@ -50,6 +52,8 @@ class ProcessedData:
     layout: JointLayout
     key: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -64,7 +68,8 @@ def raw_files(spec: DatasetSpec, root: Path) -> list[Path]:
     folder = root / spec.subdir
     if spec.reader == "generic":
         return [folder]
-    pattern = {"utd_mhad": "a*_s*_t*_skeleton.mat", "nw_ucla": "*.json"}.get(spec.reader, "**/*")
+    pattern = {"utd_mhad": "a*_s*_t*_skeleton.mat", "nw_ucla": "*.json",
+               "kinder_gator": "*/POSE-*.csv"}.get(spec.reader, "**/*")
     return sorted(p for p in folder.glob(pattern) if p.is_file())
 
 
@@ -91,6 +96,10 @@ def read_raw(spec: DatasetSpec, root: Path, skip_bad: bool = False) -> SkeletonD
     if spec.reader == "pku_mmd1":
         from neuron.data.pku import read_pku_mmd1
         return read_pku_mmd1(folder, spec.class_names, skip_bad=skip_bad)
+    if spec.reader == "kinder_gator":
+        from neuron.data.kinder_gator import read_kinder_gator
+        return read_kinder_gator(folder, spec.class_names, spec.file_actions, skip_bad=skip_bad,
+                                 layout=spec.layout)
     if spec.reader == "generic":
         from neuron.data.generic import read_generic_npz
         return read_generic_npz(folder)
@@ -108,7 +117,7 @@ def process(ds: SkeletonDataset, key: str) -> ProcessedData:
         data[i, :, : seq.shape[1]] = centre_sequence(seq, ds.layout.centre)
     return ProcessedData(ds.name, data, lengths, ds.labels, ds.subjects, ds.views, ds.trials,
                          list(ds.sample_names), list(ds.class_names), ds.layout, key,
-                         list(ds.skipped))
+                         list(ds.skipped), list(ds.groups), list(ds.missing))
 
 
 def load_processed(spec: DatasetSpec, root: Path, cache_dir: Path, skip_bad: bool = False,
@@ -127,7 +136,7 @@ def load_processed(spec: DatasetSpec, root: Path, cache_dir: Path, skip_bad: boo
     if not files:
         raise DataError(f"{spec.name}: no raw files in {folder} (data root {root}; set "
                         f"NEURON_DATA_ROOT or data.data_root). {spec.how_to_get}")
-    key = sha256_obj({"files": sha256_files(files), "spec": to_dict(spec),
+    key = sha256_obj({"files": sha256_files(files), "spec": spec_key_dict(spec),
                       "version": PROCESS_VERSION, "skip_bad": skip_bad})[:16]
     path = Path(cache_dir) / f"{spec.name}-{key}.npz"
     if path.exists():
@@ -139,8 +148,26 @@ def load_processed(spec: DatasetSpec, root: Path, cache_dir: Path, skip_bad: boo
                      subjects=pdata.subjects, views=pdata.views, trials=pdata.trials,
                      sample_names=np.array(pdata.sample_names), class_names=np.array(pdata.class_names),
                      layout=np.array(json.dumps(pdata.layout.to_dict())),
-                     skipped=np.array(json.dumps(pdata.skipped)))
+                     skipped=np.array(json.dumps(pdata.skipped)),
+                     **({"groups": np.array(pdata.groups)} if pdata.groups else {}),
+                     **({"missing": np.array(json.dumps(pdata.missing))} if pdata.missing else {}))
     return pdata
+
+
+#: Spec fields that do not change the processed data (left out of the cache key).
+_NOT_PROCESSING = ("protocols", "subject_groups", "known_missing", "near_duplicates")
+
+
+def spec_key_dict(spec: DatasetSpec) -> dict:
+    """The spec as hashed into the processed-data key: fields that only describe protocols or
+    splits are left out, and ``file_actions`` only when empty, so that datasets without these
+    optional fields keep the keys (and the encoders cached on them) they had before."""
+    d = to_dict(spec)
+    for k in _NOT_PROCESSING:
+        d.pop(k, None)
+    if not d.get("file_actions"):
+        d.pop("file_actions", None)
+    return d
 
 
 def _read_cache(path: Path, key: str) -> ProcessedData:
@@ -150,7 +177,9 @@ def _read_cache(path: Path, key: str) -> ProcessedData:
                 str(path.name.split("-")[0]), z["data"], z["lengths"], z["labels"], z["subjects"],
                 z["views"], z["trials"], z["sample_names"].tolist(), z["class_names"].tolist(),
                 JointLayout.from_dict(json.loads(str(z["layout"]))), key,
-                [tuple(s) for s in json.loads(str(z["skipped"]))])
+                [tuple(s) for s in json.loads(str(z["skipped"]))],
+                z["groups"].tolist() if "groups" in z.files else [],
+                json.loads(str(z["missing"])) if "missing" in z.files else [])
     except Exception as e:
         raise DataError(f"{path}: corrupt processed-data cache ({e}); delete it to rebuild") from e
 

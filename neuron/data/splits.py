@@ -88,3 +88,29 @@ def make_split(ds: SkeletonDataset | ProcessedData, spec: DatasetSpec, split: Sp
     pseudo = sorted(rng.choice(seen, size=pseudo_unseen, replace=False).tolist())
     return ZeroShotSplit(seen, unseen, pseudo, np.sort(np.array(train, dtype=np.int64)),
                          np.sort(np.array(val, dtype=np.int64)), test, test_unseen)
+
+
+def near_duplicate_placement(split: SplitSpec, pairs: list[tuple[int, int]] | list[list[int]],
+                             num_classes: int) -> list[dict]:
+    """How each split of a family places near-duplicate class pairs.
+
+    A pair split ``across`` seen and unseen gives the model a seen class that differs from an
+    unseen one in a single detail (side, effort), which usually makes that unseen class easier;
+    a pair ``both_unseen`` asks the model to tell two unseen classes apart by that detail alone,
+    which is hard. Pairs are the dataset spec's ``near_duplicates`` (0-based class ids).
+
+    Returns:
+        One dict per split index: ``split`` (``<name>#<i>``), ``both_seen`` (count),
+        ``across`` and ``both_unseen`` (lists of pairs, as ``(a, b)`` tuples).
+    """
+    rows = []
+    for i in range(len(split.unseen)):
+        _, unseen = split.seen_unseen(i, num_classes)
+        u = set(unseen)
+        placed = {"both_seen": [], "across": [], "both_unseen": []}
+        for a, b in pairs:
+            k = (a in u) + (b in u)
+            placed[("both_seen", "across", "both_unseen")[k]].append((int(a), int(b)))
+        rows.append({"split": f"{split.name}#{i}", "both_seen": len(placed["both_seen"]),
+                     "across": placed["across"], "both_unseen": placed["both_unseen"]})
+    return rows
