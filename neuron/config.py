@@ -437,6 +437,7 @@ class EvalConfig:
     #: calibrate): ``match`` (default) gives every twin epoch as many batches as the model's
     #: (cycling through reshuffled twin samples), so both see the same number of updates and
     #: learning-rate schedule; ``data`` is one pass over the twin's samples (fewer steps).
+    #: Under torchrun the twins always use ``data`` (``match`` is single-process for now).
     twin_steps: Literal["match", "data"] = "match"
 
     def validate(self, where: str) -> None:

@@ -381,7 +381,9 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
     from neuron.train import batches_per_epoch
 
     def twin_steps(train_cfg):  # calibration twin: as many optimiser steps as its model
-        if cfg.eval.twin_steps == "data":
+        from neuron.distributed import is_distributed
+
+        if cfg.eval.twin_steps == "data" or is_distributed():  # torchrun: one pass (single-process option)
             return {}
         return {"steps_per_epoch": batches_per_epoch(len(f_train), train_cfg.batch_size)}
 
