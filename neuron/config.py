@@ -362,6 +362,7 @@ class DataConfig:
     window: int = 64
     p_interval: tuple[float, float] = (0.5, 1.0)
     random_rotation: float = 0.0
+    min_crop_frames: int = 64
     stream: Literal["joint", "bone", "motion", "bone_motion"] = "joint"
     val_fraction: float = 0.2
     pseudo_unseen: int = 3
@@ -373,6 +374,7 @@ class DataConfig:
         lo, hi = self.p_interval
         _check(0 < lo <= hi <= 1, where, f"p_interval {self.p_interval} must be 0 < lo <= hi <= 1")
         _check(0 <= self.random_rotation <= 180, where, "random_rotation is degrees in 0..180")
+        _check(self.min_crop_frames >= 1, where, "min_crop_frames must be >= 1 (1 = no lower bound)")
         _check(0 < self.val_fraction < 1, where, "val_fraction must be in (0, 1)")
         _check(self.pseudo_unseen >= 1, where, "pseudo_unseen must be >= 1")
         _check(self.split_index >= 0, where, "split_index must be >= 0")
@@ -398,6 +400,25 @@ class OptimConfig:
         _check(self.lr > 0, where, "lr must be > 0")
         _check(all(0 < s for s in self.steps), where, "steps must be positive epochs")
         _check(self.warmup_epochs >= 0, where, "warmup_epochs must be >= 0")
+
+
+@dataclass
+class NeuronTrainConfig(OptimConfig):
+    """The Neuron stage's optimiser (:class:`OptimConfig`) plus its training views.
+
+    ``views``: 0 (default) trains on one cached feature vector per sample from the centred,
+    un-augmented window; ``N > 0`` caches ``N`` augmented views per training sample (random crop
+    of ``data.p_interval`` with at least ``data.min_crop_frames`` frames, rotation
+    ``data.random_rotation``, the encoder's training augmentation) and trains each epoch on one
+    view per sample chosen with a generator seeded by ``(seed, epoch)`` (the official code runs
+    the encoder on a fresh crop and rotation every step; this approximates it with a finite pool).
+    """
+
+    views: int = 0
+
+    def validate(self, where: str) -> None:
+        super().validate(where)
+        _check(0 <= self.views <= 64, where, "views must be in 0..64 (0 = one centred view)")
 
 
 @dataclass
@@ -498,6 +519,12 @@ class EvalConfig:
     (evenly spaced over the validation scores' seen/unseen margins, plus 0)."""
 
     calibration_grid: int = 201
+    #: optimiser steps of the calibration twins (trained on fewer samples than the models they
+    #: calibrate): ``match`` (default) gives every twin epoch as many batches as the model's
+    #: (cycling through reshuffled twin samples), so both see the same number of updates and
+    #: learning-rate schedule; ``data`` is one pass over the twin's samples (fewer steps).
+    #: Under torchrun the twins always use ``data`` (``match`` is single-process for now).
+    twin_steps: Literal["match", "data"] = "match"
 
     def validate(self, where: str) -> None:
         _check(self.calibration_grid >= 2, where, "calibration_grid must be >= 2")
@@ -514,7 +541,7 @@ class RunConfig:
     encoder: OptimConfig = field(default_factory=lambda: OptimConfig(
         epochs=30, batch_size=32, lr=0.1, steps=[20, 25]))
     neuron: NeuronModelConfig = field(default_factory=NeuronModelConfig)
-    neuron_train: OptimConfig = field(default_factory=OptimConfig)
+    neuron_train: NeuronTrainConfig = field(default_factory=NeuronTrainConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     baseline_train: OptimConfig = field(default_factory=OptimConfig)
     side_info: SideInfoConfig = field(default_factory=SideInfoConfig)

@@ -52,6 +52,7 @@ import numpy as np
 
 __all__ = [
     "PAPER_GAMMA_GRID",
+    "choose_on_validation",
     "ValidationScores",
     "to_numpy",
     "softmax",
@@ -494,6 +495,44 @@ def per_class_accuracy(scores: Any, labels: Any, classes: Iterable[int],
     pred = _predict(s[m], cand)
     ym = y[m]
     return {int(c): 100.0 * float((pred[ym == c] == c).mean()) for c in np.unique(ym)}
+
+
+def choose_on_validation(rows: Sequence[dict], metric: str, by: str = "point",
+                         method: str | None = None) -> dict:
+    """Pick a hyperparameter setting using validation metrics only (never test numbers).
+
+    Rule: the ``by`` value (a study point, e.g. ``neuron.logit_scale=30.0``) with the highest mean
+    of ``metric`` over its rows (seeds, splits); ties go to the first in sorted order. Rows of
+    other methods than ``method`` (when given) are ignored. ``metric`` must be a ``val/*`` key
+    (the calibration twin's pseudo-unseen validation metrics, e.g. ``val/zsl_top1``,
+    ``val/gzsl_h``), computed from training subjects only.
+
+    Args:
+        rows: result rows as :func:`neuron.pipeline.collect_results` returns them.
+        metric: the ``val/*`` metric to maximise.
+    Returns:
+        ``{"choice": best value of by, "value": its mean, "means": {value of by: mean}, "n": {...}}``.
+    Raises:
+        ValueError: ``metric`` is not a ``val/`` metric, or no row has it.
+    """
+    if not metric.startswith("val/"):
+        raise ValueError(f"choose_on_validation: {metric!r} is not a validation metric (val/*); "
+                         "choosing on test metrics is not allowed")
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        if method is not None and r.get("method") != method:
+            continue
+        v = r.get(metric)
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            continue
+        groups.setdefault(str(r[by]), []).append(float(v))
+    if not groups:
+        raise ValueError(f"choose_on_validation: no row has {metric!r}"
+                         + (f" for method {method!r}" if method else ""))
+    means = {k: float(np.mean(v)) for k, v in sorted(groups.items())}
+    best = max(means, key=lambda k: (means[k], -sorted(means).index(k)))
+    return {"choice": best, "value": means[best], "means": means,
+            "n": {k: len(v) for k, v in sorted(groups.items())}}
 
 
 def aggregate(results: list[dict], by: Sequence[str], exclude: Sequence[str] = ("seed",)):

@@ -72,7 +72,7 @@ class DataBundle:
         d = cfg.data
         return WindowDataset(self.pdata, indices, d.window, train, d.p_interval,
                              d.random_rotation if train else 0.0, d.stream, cfg.seed,
-                             label_map(classes) if classes is not None else None)
+                             label_map(classes) if classes is not None else None, d.min_crop_frames)
 
 
 def stage_data(cfg: RunConfig) -> DataBundle:
@@ -210,6 +210,7 @@ def encoder_key(cfg: RunConfig, bundle: DataBundle) -> str:
     return sha256_obj({"processed": bundle.pdata.key, "split": bundle.split_spec.name,
                        "index": d.split_index, "seen": bundle.split.seen, "seed": cfg.seed,
                        "window": d.window, "p": d.p_interval, "rot": d.random_rotation,
+                       "min_crop": d.min_crop_frames,
                        "stream": d.stream, "val": d.val_fraction, "train": bundle.split.train.tolist(),
                        "optim": to_dict(cfg.encoder)})[:16]
 
@@ -264,11 +265,97 @@ def stage_features(cfg: RunConfig, bundle: DataBundle, encoder: torch.nn.Module,
     idx = np.unique(np.concatenate([sp.train, sp.val, sp.test]))
     path = enc_folder / f"features-{cfg.data.window}-{sha256_obj(idx.tolist())[:12]}.pt"
     if path.exists():
-        return Features.from_state(torch_load(path))
-    frozen = FrozenEncoder(encoder)
-    state = extract_features(frozen, bundle.windows(cfg, idx, False), device, 128, progress).to_state()
-    torch_save(state, path)
-    return Features.from_state(state)  # the same float16-rounded values a later run loads
+        feats = Features.from_state(torch_load(path))
+    else:
+        frozen = FrozenEncoder(encoder)
+        state = extract_features(frozen, bundle.windows(cfg, idx, False), device, 128, progress).to_state()
+        torch_save(state, path)
+        feats = Features.from_state(state)  # the same float16-rounded values a later run loads
+    feats.key = f"{enc_folder.name}/{path.name}"
+    if cfg.neuron_train.views > 0:
+        feats.views = augmented_views(cfg, bundle, encoder, enc_folder, device, progress)
+    return feats
+
+
+def augmented_views(cfg: RunConfig, bundle: DataBundle, encoder: torch.nn.Module, enc_folder: Path,
+                    device: torch.device, progress: bool = True) -> list:
+    """``neuron_train.views`` augmented feature views of every training sample (float16 cache).
+
+    View ``v`` of sample ``j`` is the frozen encoder's output on the training augmentation
+    (random crop of ``data.p_interval`` with at least ``data.min_crop_frames`` frames, rotation
+    ``data.random_rotation``) drawn from a generator seeded by ``(seed + 7919 (v + 1), 0, j)``,
+    so the views differ from each other and from the encoder's own training epochs. The cache
+    file's name hashes everything the views depend on (encoder folder = encoder key, samples,
+    augmentation, window, stream, seed, view count). Returns a list of :class:`Features`
+    (rows = ``bundle.split.train``).
+    """
+    from neuron.models import FrozenEncoder
+    from neuron.train import Features, extract_features
+
+    d = cfg.data
+    idx = np.asarray(bundle.split.train)
+    key = sha256_obj({"idx": idx.tolist(), "window": d.window, "p": d.p_interval, "rot": d.random_rotation,
+                      "min_crop": d.min_crop_frames, "stream": d.stream, "seed": cfg.seed,
+                      "views": cfg.neuron_train.views})[:12]
+    path = enc_folder / f"views-{key}.pt"
+    if path.exists():
+        states = torch_load(path)["views"]
+    else:
+        frozen = FrozenEncoder(encoder)
+        states = []
+        for v in range(cfg.neuron_train.views):
+            ds = bundle.windows(cfg, idx, True)
+            ds.seed = cfg.seed + 7919 * (v + 1)
+            ds.set_epoch(0)
+            states.append(extract_features(frozen, ds, device, 128, progress).to_state())
+        torch_save({"views": states}, path)
+    views = [Features.from_state(st) for st in states]
+    for v in views:
+        v.key = f"{enc_folder.name}/{path.name}"
+    return views
+
+
+def weights_fingerprint(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, kind: str,
+                        classes: list[int]) -> dict:
+    """Everything besides the optimiser recipe and seed (added by
+    :func:`neuron.train.checkpoint_fingerprint`) that determines the weights of a trained Neuron
+    or baseline model; a finished checkpoint is reused only when this matches.
+
+    Covers: the features (encoder key + feature file, or a hash of their values), the processed
+    data and training samples, the training classes, the side information (source, text encoder
+    id, ``k`` and a hash of the embeddings, i.e. of the texts as encoded), the model config
+    (``neuron`` or ``baseline``), the augmented views (``neuron_train.views``, data
+    augmentation) and the numeric precision.
+
+    Args:
+        kind: ``"neuron"`` or ``"baseline"``.
+        classes: the training classes (the twin's are the seen classes minus the pseudo-unseen).
+    """
+    d = cfg.data
+    emb = _tensor_hash(list(sem.spatial) + list(sem.temporal))
+    fp = {"kind": kind, "features": feats.key or feats.content_hash(), "processed": str(bundle.pdata.key),
+          "train": sha256_obj(np.asarray(bundle.split.train).tolist()), "classes": list(classes),
+          "side_info": {"source": cfg.side_info.source, "encoder": sem.encoder_id, "k": cfg.side_info.k,
+                        "embeddings": emb},
+          "precision": cfg.precision}
+    if kind == "neuron":
+        fp["model"] = to_dict(cfg.neuron)
+        if cfg.neuron_train.views:
+            fp["views"] = {"n": cfg.neuron_train.views, "p": d.p_interval, "rot": d.random_rotation,
+                           "min_crop": d.min_crop_frames, "key": feats.views[0].key if feats.views else None}
+    else:
+        fp["model"] = to_dict(cfg.baseline)
+    return fp
+
+
+def _tensor_hash(tensors: list) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- neuron + baseline
@@ -298,11 +385,22 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
     classes = sorted(seen + unseen)
     C = bundle.pdata.num_classes
     f_train, f_val, f_test = feats.take(split.train), feats.take(split.val), feats.take(split.test)
-    f_train_twin = f_train.subset(torch.isin(f_train.labels, torch.as_tensor(twin_seen)))
+    twin_mask = torch.isin(f_train.labels, torch.as_tensor(twin_seen))
+    f_train_twin = f_train.subset(twin_mask)
     ncfg = to_dict(cfg.neuron)
     rt = {**runtime(cfg), "restart": force}
     t0 = time.time()
-    fp = {"features": str(bundle.pdata.key), "model": ncfg, "seen": seen}
+    fp = weights_fingerprint(cfg, bundle, sem, feats, "neuron", seen)
+    views = [v.take(split.train) for v in feats.views] if feats.views else None
+    twin_views = [v.subset(twin_mask) for v in views] if views else None
+    from neuron.train import batches_per_epoch
+
+    def twin_steps(train_cfg):  # calibration twin: as many optimiser steps as its model
+        from neuron.distributed import is_distributed
+
+        if cfg.eval.twin_steps == "data" or is_distributed():  # torchrun: one pass (single-process option)
+            return {}
+        return {"steps_per_epoch": batches_per_epoch(len(f_train), train_cfg.batch_size)}
 
     def new_neuron():
         seed_everything(cfg.seed)
@@ -315,13 +413,14 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
     model = new_neuron()
     hist = train_neuron(model, f_train, seen, sem.spatial, sem.temporal, cfg.neuron_train, cfg.seed,
                         device, run_dir / "neuron.ckpt", progress, fp, stop_after=stop_after,
-                        **rt)
+                        views=views, **rt)
     if len(hist.history) < cfg.neuron_train.epochs:
         return {"interrupted": True, "epochs_done": len(hist.history)}
     twin = new_neuron()
     train_neuron(twin, f_train_twin, twin_seen, sem.spatial, sem.temporal, cfg.neuron_train, cfg.seed,
-                 device, run_dir / "neuron_twin.ckpt", progress, {**fp, "twin": twin_seen},
-                 **rt)
+                 device, run_dir / "neuron_twin.ckpt", progress,
+                 weights_fingerprint(cfg, bundle, sem, feats, "neuron", twin_seen),
+                 views=twin_views, **rt, **twin_steps(cfg.neuron_train))
     s_test = score_neuron(model, f_test, classes, sem.spatial, sem.temporal, device)
     s_val = score_neuron(twin, f_val, val_classes, sem.spatial, sem.temporal, device)
     labels = f_test.labels.numpy()
@@ -346,14 +445,14 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
         b: [compactness(r[um].numpy(), labels[um])["intra"] for r in reps]
         for b, reps in (("spatial", s_test.spatial_reps), ("temporal", s_test.temporal_reps)) if reps}
     torch_save({"labels": torch.as_tensor(labels), "classes": torch.as_tensor(classes),
-                "fused": s_test.fused, "spatial_reps": s_test.spatial_reps,
+                "fused": s_test.fused, "fusion": "mean_log_softmax", "spatial_reps": s_test.spatial_reps,
                 "temporal_reps": s_test.temporal_reps, "temporal_prototypes": s_test.temporal_prototypes},
                run_dir / "scores.pt")
     # --- baseline
     if cfg.baseline.enabled:
         t1 = time.time()
         emb = sem.class_means()
-        bfp = {"features": str(bundle.pdata.key), "baseline": to_dict(cfg.baseline), "seen": seen}
+        bfp = weights_fingerprint(cfg, bundle, sem, feats, "baseline", seen)
 
         def new_base():
             seed_everything(cfg.seed)
@@ -366,8 +465,9 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
                             run_dir / "baseline.ckpt", progress, bfp, **rt)
         btwin = new_base()
         train_baseline(btwin, f_train_twin, twin_seen, emb, cfg.baseline_train, cfg.seed, device,
-                       run_dir / "baseline_twin.ckpt", progress, {**bfp, "twin": twin_seen},
-                       **rt)
+                       run_dir / "baseline_twin.ckpt", progress,
+                       weights_fingerprint(cfg, bundle, sem, feats, "baseline", twin_seen),
+                       **rt, **twin_steps(cfg.baseline_train))
         b_test = score_baseline(base, f_test, classes, emb, device)
         b_val = score_baseline(btwin, f_val, val_classes, emb, device)
         b_full = b_test.full(b_test.fused, C)
@@ -411,13 +511,9 @@ def _fused(scores, cfg: RunConfig, num_classes: int) -> np.ndarray:
     scored classes) per ``neuron.fusion``. Unlike a sum of softmax probabilities, a log-softmax
     differs from the logits by a per-sample constant, so a calibration constant chosen on
     validation classes carries over to the test's class set."""
-    from neuron.evaluate import fuse_scores
+    from neuron.train import fused_final_round
 
-    f = cfg.neuron.fusion
-    sp = scores.spatial if f in ("sum_softmax", "spatial") else None
-    tp = scores.temporal if f in ("sum_softmax", "temporal") else None
-    fused = torch.as_tensor(fuse_scores(sp, tp))
-    return scores.full(fused, num_classes)
+    return scores.full(fused_final_round(scores.spatial, scores.temporal, cfg.neuron.fusion), num_classes)
 
 
 def run_all(cfg: RunConfig, run_dir: Path, progress: bool = True) -> dict:
@@ -480,6 +576,12 @@ def results_table(metrics: dict):
 def load_scores(run_dir: Path) -> dict:
     """The test scores and representations saved by :func:`stage_neuron`, as numpy."""
     s = torch_load(Path(run_dir) / "scores.pt")
+    if s.get("fusion") != "mean_log_softmax":
+        import warnings
+
+        warnings.warn(f"{run_dir}/scores.pt predates the single fusion rule (its fused scores are a sum "
+                      "of softmaxes, not the mean log-softmax of metrics.json); rerun the neuron stage",
+                      stacklevel=2)
     labels = s["labels"].numpy()
     classes = s["classes"].numpy()
     return {"labels": labels, "classes": classes, "fused": s["fused"].numpy(),
@@ -489,7 +591,10 @@ def load_scores(run_dir: Path) -> dict:
 
 
 def unseen_confusion(scores: dict, unseen: list[int]):
-    """(confusion matrix over unseen classes, per-class ZSL accuracy dict); sets ``unseen_mask``."""
+    """(confusion matrix over unseen classes, per-class ZSL accuracy dict); sets ``unseen_mask``.
+
+    Uses ``scores["fused"]``, the same fused scores (mean final-round log-softmax) as the
+    headline metrics, so the diagonal of the matrix over the sample count is the ZSL top-1."""
     from neuron.evaluate import confusion_matrix_unseen, per_class_accuracy
 
     C = int(max(scores["classes"].max(), scores["labels"].max())) + 1

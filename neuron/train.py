@@ -66,7 +66,7 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
         evaluate: Callable[[nn.Module], dict] | None = None, desc: str = "train",
         fingerprint: dict | None = None, progress: bool = True,
         stop_after: int | None = None, precision: str = "fp32", num_workers: int = 0,
-        restart: bool = False) -> FitResult:
+        restart: bool = False, steps_per_epoch: int | None = None) -> FitResult:
     """Train ``model`` for ``cfg.epochs`` epochs with resumable checkpoints.
 
     Args:
@@ -83,6 +83,12 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
             :mod:`neuron.accel`). num_workers: DataLoader worker processes.
         restart: a checkpoint of other parameters is ignored and overwritten (``--force``)
             instead of being an error.
+        steps_per_epoch: ``None`` (default): one pass over ``train_set`` per epoch (shuffled,
+            last partial batch dropped when there is more than one batch). An integer: exactly
+            this many full batches per epoch, drawn from consecutive seeded permutations of
+            ``train_set`` (each sample used equally often up to one pass); used to give a
+            calibration twin as many optimiser steps as the model it calibrates. Single process
+            only.
 
     Distributed (a ``torch.distributed`` process group of > 1 ranks, e.g. under ``torchrun``; see
     :mod:`neuron.distributed`): the model is wrapped in DistributedDataParallel, ``cfg.batch_size``
@@ -110,7 +116,8 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
     opt, sched = make_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
     history: list[dict] = []
     start = 0
-    fp = sha256_obj({"optim": to_dict(cfg), "seed": seed, **(fingerprint or {})})
+    fp = checkpoint_fingerprint(cfg, seed, fingerprint,
+                                **({"steps_per_epoch": steps_per_epoch} if steps_per_epoch else {}))
     if checkpoint is not None and Path(checkpoint).exists():
         state = torch_load(checkpoint)
         if state.get("fingerprint") != fp and restart:
@@ -134,7 +141,15 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
             train_set.set_epoch(epoch)
         gen_seed = seed * 100003 + epoch
         drop_last = len(train_set) > cfg.batch_size
-        if ddp:  # same seeded global batches as one process, each split across the ranks
+        if steps_per_epoch is not None:
+            if ddp:
+                raise NeuronError(f"{desc}: steps_per_epoch is not supported under torchrun")
+            sampler = torch.utils.data.RandomSampler(
+                train_set, replacement=False, num_samples=steps_per_epoch * cfg.batch_size,
+                generator=torch.Generator().manual_seed(gen_seed))
+            loader = DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, drop_last=True,
+                                **accel.loader_kwargs(device, num_workers))
+        elif ddp:  # same seeded global batches as one process, each split across the ranks
             loader = DataLoader(train_set, batch_sampler=dist_.distributed_sampler(
                 len(train_set), cfg.batch_size, gen_seed, drop_last),
                 **accel.loader_kwargs(device, num_workers))
@@ -176,6 +191,20 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
             dist_.barrier()  # the other ranks wait for rank 0's checkpoint
     model.eval()
     return FitResult(history, resumed_from)
+
+
+def checkpoint_fingerprint(cfg: OptimConfig, seed: int, fingerprint: dict | None = None, **extra) -> str:
+    """The hash a checkpoint must carry to be resumed (or reused when finished): the training
+    recipe ``cfg`` (every optimiser field, incl. epochs and batch size), the ``seed`` and the
+    caller's ``fingerprint`` (for Neuron and the baseline: :func:`neuron.stages.weights_fingerprint`,
+    i.e. features, side information, text encoder, classes, model, augmentation)."""
+    return sha256_obj({"optim": to_dict(cfg), "seed": seed, **(fingerprint or {}), **extra})
+
+
+def batches_per_epoch(n: int, batch_size: int) -> int:
+    """Optimiser steps of one :func:`fit` epoch over ``n`` samples (the last partial batch is
+    dropped when there is more than one batch)."""
+    return n // batch_size if n > batch_size else 1
 
 
 # --------------------------------------------------------------------------- encoder
@@ -238,6 +267,11 @@ class Features:
     pooled: Tensor
     labels: Tensor
     index: Tensor | None = None
+    #: identity of the features (encoder key + feature file; set by ``stages.stage_features``)
+    key: str | None = None
+    #: optional augmented views of the training samples (``stages.stage_features`` with
+    #: ``neuron_train.views > 0``): a list of :class:`Features`
+    views: list | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -260,6 +294,15 @@ class Features:
         except KeyError as e:
             raise KeyError(f"no cached features for sample {e.args[0]}") from None
         return self.subset(torch.as_tensor(rows, dtype=torch.long))
+
+    def content_hash(self) -> str:
+        """sha256 of the feature values and labels (identity when ``key`` is not set)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for t in (self.f_s, self.f_t, self.pooled, self.labels):
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
 
     def to_state(self) -> dict:
         return {"f_s": self.f_s.half(), "f_t": self.f_t.half(), "pooled": self.pooled.half(),
@@ -318,20 +361,31 @@ def train_neuron(model: nn.Module, feats: Features, classes: Sequence[int], spat
                  temporal_sem: Sequence[Tensor], cfg: OptimConfig, seed: int, device: torch.device,
                  checkpoint: Path | None = None, progress: bool = True, fingerprint: dict | None = None,
                  evaluate: Callable[[nn.Module], dict] | None = None,
-                 stop_after: int | None = None, **runtime) -> FitResult:
+                 stop_after: int | None = None, views: Sequence[Features] | None = None,
+                 **runtime) -> FitResult:
     """Train Neuron on cached frozen features of seen-class samples.
 
     Args:
         feats: features of the training samples; labels are dataset class ids in ``classes``.
         classes: the training (seen) classes; targets are positions in this list.
         spatial_sem, temporal_sem: per-round ``(C_all, K, D)`` embeddings of all classes.
+        views: optional augmented views of the same samples (each a :class:`Features` with the
+            rows of ``feats``); each epoch trains on one view per sample (:class:`ViewChoice`)
+            instead of ``feats``.
     Loss: :func:`neuron.models.neuron_loss` (mean CE over rounds and branches, paper Sec. 3.4).
     """
     from neuron.models import neuron_loss
 
     sp = [s.to(device) for s in select_semantics(spatial_sem, classes)]
     tp = [t.to(device) for t in select_semantics(temporal_sem, classes)]
-    data = TensorDataset(feats.f_s, feats.f_t, _targets(feats.labels, classes))
+    if views:
+        for v in views:
+            if not torch.equal(v.labels, feats.labels):
+                raise NeuronError("train_neuron: a view's samples differ from the training samples")
+        data = ViewChoice(torch.stack([v.f_s for v in views]), torch.stack([v.f_t for v in views]),
+                          _targets(feats.labels, classes), seed)
+    else:
+        data = TensorDataset(feats.f_s, feats.f_t, _targets(feats.labels, classes))
 
     def step(m, batch):
         f_s, f_t, y = batch
@@ -339,6 +393,36 @@ def train_neuron(model: nn.Module, feats: Features, classes: Sequence[int], spat
 
     return fit(model, data, cfg, step, seed, device, checkpoint, evaluate, "neuron", fingerprint,
                progress, stop_after, **runtime)
+
+
+class ViewChoice(Dataset):
+    """One of ``V`` cached feature views per sample, chosen anew each epoch.
+
+    Args:
+        f_s: ``(V, N, F, J)`` spatial features of ``V`` views of ``N`` samples.
+        f_t: ``(V, N, F, T')`` temporal features.
+        targets: ``(N,)`` target indices.
+        seed: the choice of epoch ``e`` is ``randint(V, (N,))`` from a generator seeded with
+            ``(seed, e)`` (reproducible whatever the batch order).
+    Items: ``(f_s (F, J), f_t (F, T'), target)``.
+    """
+
+    def __init__(self, f_s: Tensor, f_t: Tensor, targets: Tensor, seed: int) -> None:
+        if f_s.shape[:2] != f_t.shape[:2] or f_s.shape[1] != len(targets):
+            raise NeuronError(f"ViewChoice: shapes {tuple(f_s.shape)}, {tuple(f_t.shape)}, {len(targets)} disagree")
+        self.f_s, self.f_t, self.targets, self.seed = f_s, f_t, targets, seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        g = torch.Generator().manual_seed(self.seed * 1000003 + 7919 * epoch + 1)
+        self.choice = torch.randint(self.f_s.shape[0], (self.f_s.shape[1],), generator=g)
+
+    def __len__(self) -> int:
+        return self.f_s.shape[1]
+
+    def __getitem__(self, i: int):
+        v = int(self.choice[i])
+        return self.f_s[v, i], self.f_t[v, i], self.targets[i]
 
 
 def train_baseline(model: nn.Module, feats: Features, classes: Sequence[int], class_emb: Tensor,
@@ -361,7 +445,8 @@ def train_baseline(model: nn.Module, feats: Features, classes: Sequence[int], cl
 class Scores:
     """Scores of a model over ``classes`` (column j = dataset class ``classes[j]``).
 
-    ``fused`` ``(N, C)``; ``spatial`` / ``temporal`` final-round logits (or None);
+    ``fused`` ``(N, C)`` (Neuron: :func:`fused_final_round`, the rule every metric and report
+    uses; baseline: its logits); ``spatial`` / ``temporal`` final-round logits (or None);
     ``rounds`` = {"spatial": [(N, C)] per round, "temporal": [...]};
     ``spatial_reps`` / ``temporal_reps``: per-round representations ``(N, D)``;
     ``temporal_prototypes``: per-round ``(N, P, 256)`` (first 16 samples only, for figures).
@@ -385,6 +470,20 @@ class Scores:
         return out
 
 
+def fused_final_round(spatial: Tensor | None, temporal: Tensor | None, fusion: str = "sum_softmax") -> Tensor:
+    """The one fusion rule of evaluation (headline metrics, confusion matrix, per-class accuracy):
+    the mean of the final-round branches' log-softmax over the scored classes
+    (:func:`neuron.evaluate.fuse_scores`); ``fusion`` ``"spatial"`` / ``"temporal"`` keeps that
+    branch only (its log-softmax). ``spatial`` / ``temporal``: ``(N, C)`` logits or None.
+    Returns ``(N, C)`` float32. (The model's own ``NeuronOutput.scores``, a sum of softmaxes as
+    in the official code, is not used for evaluation.)"""
+    from neuron.evaluate import fuse_scores
+
+    sp = spatial if fusion in ("sum_softmax", "spatial") else None
+    tp = temporal if fusion in ("sum_softmax", "temporal") else None
+    return torch.as_tensor(fuse_scores(sp, tp), dtype=torch.float32)
+
+
 @torch.no_grad()
 def score_neuron(model: nn.Module, feats: Features, classes: Sequence[int], spatial_sem: Sequence[Tensor],
                  temporal_sem: Sequence[Tensor], device: torch.device, batch_size: int = 256) -> Scores:
@@ -392,11 +491,10 @@ def score_neuron(model: nn.Module, feats: Features, classes: Sequence[int], spat
     model.eval()
     sp = [s.to(device) for s in select_semantics(spatial_sem, classes)]
     tp = [t.to(device) for t in select_semantics(temporal_sem, classes)]
-    acc: dict[str, list] = {k: [] for k in ("fused", "sr", "tr", "srep", "trep")}
+    acc: dict[str, list] = {k: [] for k in ("sr", "tr", "srep", "trep")}
     protos = None
     for i in range(0, len(feats), batch_size):
         out = model(feats.f_s[i:i + batch_size].to(device), feats.f_t[i:i + batch_size].to(device), sp, tp)
-        acc["fused"].append(out.scores.float().cpu())
         acc["sr"].append([x.float().cpu() for x in out.spatial_logits])
         acc["tr"].append([x.float().cpu() for x in out.temporal_logits])
         acc["srep"].append([x.float().cpu() for x in out.spatial_reps])
@@ -411,7 +509,9 @@ def score_neuron(model: nn.Module, feats: Features, classes: Sequence[int], spat
         return [torch.cat([p[r] for p in parts]) for r in range(len(parts[0]))]
 
     sr, tr = cat_rounds("sr"), cat_rounds("tr")
-    return Scores(list(classes), torch.cat(acc["fused"]), sr[-1] if sr else None,
+    return Scores(list(classes), fused_final_round(sr[-1] if sr else None, tr[-1] if tr else None,
+                                                   getattr(model, "fusion", "sum_softmax")),
+                  sr[-1] if sr else None,
                   tr[-1] if tr else None, {"spatial": sr, "temporal": tr}, cat_rounds("srep"),
                   cat_rounds("trep"), protos or [])
 

@@ -29,18 +29,21 @@ class WindowDataset(Dataset):
         stream: ``joint``, ``bone``, ``motion`` or ``bone_motion``.
         seed: base seed; call :meth:`set_epoch` each epoch.
         label_map: optional dataset-class -> target index (e.g. position among seen classes).
+        min_crop: training crops keep at least this many frames (capped at the sequence length;
+            the official feeder's 64); the centred evaluation crop has no lower bound, as there.
     """
 
     def __init__(self, pdata: ProcessedData, indices: np.ndarray, window: int = 64,
                  train: bool = False, p_interval: tuple[float, float] = (0.5, 1.0),
                  rotation: float = 0.0, stream: str = "joint", seed: int = 0,
-                 label_map: dict[int, int] | None = None):
+                 label_map: dict[int, int] | None = None, min_crop: int = 1):
         self.pdata = pdata
         self.indices = np.asarray(indices, dtype=np.int64)
         self.window, self.train = window, train
         self.p_interval, self.rotation, self.stream = p_interval, rotation, stream
         self.seed, self.epoch = seed, 0
         self.label_map = label_map
+        self.min_crop = min_crop
         self.parents = pdata.layout.parents()
 
     def set_epoch(self, epoch: int) -> None:
@@ -55,7 +58,7 @@ class WindowDataset(Dataset):
         if self.train:
             rng = np.random.default_rng((self.seed, self.epoch, j))
             ratio = rng.uniform(*self.p_interval)
-            clip = crop_resize(seq, length, self.window, ratio, rng.uniform())
+            clip = crop_resize(seq, length, self.window, ratio, rng.uniform(), self.min_crop)
             clip = random_rotate(clip, self.rotation, rng)
         else:
             clip = crop_resize(seq, length, self.window, self.p_interval[1], None)

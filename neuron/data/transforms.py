@@ -24,7 +24,8 @@ def centre_sequence(seq: np.ndarray, centre: int) -> np.ndarray:
     return ((seq - origin) * present).astype(np.float32)
 
 
-def crop_resize(seq: np.ndarray, length: int, window: int, ratio: float, offset: float | None) -> np.ndarray:
+def crop_resize(seq: np.ndarray, length: int, window: int, ratio: float, offset: float | None,
+                min_frames: int = 1) -> np.ndarray:
     """Crop ``ratio`` of the first ``length`` frames and resize it to ``window`` frames.
 
     Args:
@@ -33,6 +34,9 @@ def crop_resize(seq: np.ndarray, length: int, window: int, ratio: float, offset:
         window: output frames.
         ratio: crop length as a fraction of ``length`` in (0, 1].
         offset: start of the crop as a fraction of the free room in [0, 1]; ``None`` centres it.
+        min_frames: lower bound on the crop length (capped at ``length``): the official feeder's
+            random crop keeps ``min(max(floor(length * ratio), 64), length)`` frames
+            (``valid_crop_resize`` in ``feeders/tools.py``); 1 = no bound.
     Returns:
         ``(3, window, V, M)`` float32, linear interpolation in time (as ``F.interpolate`` with
         ``align_corners=False``).
@@ -41,7 +45,7 @@ def crop_resize(seq: np.ndarray, length: int, window: int, ratio: float, offset:
     """
     if length < 1:
         raise DataError("crop_resize: empty sequence (0 valid frames)")
-    crop = int(min(max(np.floor(length * ratio), 1), length))
+    crop = int(min(max(np.floor(length * ratio), min_frames, 1), length))
     room = length - crop
     start = room // 2 if offset is None else int(round(offset * room))
     clip = seq[:, start:start + crop]

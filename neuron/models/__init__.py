@@ -10,6 +10,7 @@ from neuron.models.neuron import (
     align_logits,
     neuron_loss,
 )
+from neuron.models.official import load_official_state
 from neuron.models.shift_gcn import (
     EncoderOutput,
     FrozenEncoder,
@@ -34,6 +35,7 @@ __all__ = [
     "align_logits",
     "freeze",
     "global_alignment_loss",
+    "load_official_state",
     "neuron_loss",
     "split_cube",
     "temporal_shift",
