@@ -212,7 +212,17 @@ def encoder_key(cfg: RunConfig, bundle: DataBundle) -> str:
                        "window": d.window, "p": d.p_interval, "rot": d.random_rotation,
                        "min_crop": d.min_crop_frames,
                        "stream": d.stream, "val": d.val_fraction, "train": bundle.split.train.tolist(),
-                       "optim": to_dict(cfg.encoder)})[:16]
+                       "optim": _encoder_recipe(cfg)})[:16]
+
+
+def _encoder_recipe(cfg: RunConfig) -> dict:
+    """The encoder's training recipe for its cache key. Options added after encoders were cached
+    enter the key only when they differ from the behaviour those encoders were trained with, so
+    existing caches stay valid (a default is not a change)."""
+    recipe = to_dict(cfg.encoder)
+    if recipe.get("shift_grad") == "exact":
+        recipe.pop("shift_grad")
+    return recipe
 
 
 def build_encoder(bundle: DataBundle, num_classes: int):
