@@ -525,9 +525,15 @@ class EvalConfig:
     #: learning-rate schedule; ``data`` is one pass over the twin's samples (fewer steps).
     #: Under torchrun the twins always use ``data`` (``match`` is single-process for now).
     twin_steps: Literal["match", "data"] = "match"
+    #: pseudo-unseen validation folds (0 = off): the seen classes are partitioned (seeded) into
+    #: ``val_folds`` folds; for each a twin of every model is trained without that fold's classes
+    #: and scored on all training-subject samples of them (``valfolds/*`` metrics, averaged over
+    #: folds): a larger validation set to choose methods and hyperparameters with.
+    val_folds: int = 0
 
     def validate(self, where: str) -> None:
         _check(self.calibration_grid >= 2, where, "calibration_grid must be >= 2")
+        _check(self.val_folds == 0 or self.val_folds >= 2, where, "val_folds must be 0 (off) or >= 2")
 
 
 @dataclass

@@ -566,6 +566,28 @@ def aggregate(results: list[dict], by: Sequence[str], exclude: Sequence[str] = (
 # ----------------------------------------------------------------------------- per-sample outcomes
 
 
+#: Methods a run reports: the two trained models and two named evaluation variants of them
+#: (no extra training): ``neuron_allrounds`` scores with every round of both branches (mean
+#: log-softmax) instead of the final round only; ``ensemble`` is Neuron's fused score plus the
+#: global-alignment baseline's log-softmax, equal weights.
+METHODS = ("neuron", "baseline", "neuron_allrounds", "ensemble")
+
+
+def mean_log_softmax(score_sets: Sequence[Any]) -> np.ndarray:
+    """Mean of the log-softmax of several ``(N, C)`` score matrices over their C columns (the
+    fusion rule of :func:`fuse_scores` for any number of heads, rounds or models).
+
+    Raises:
+        ValueError: no score matrix, or matrices of different shapes.
+    """
+    mats = [to_numpy(x) for x in score_sets if x is not None]
+    if not mats:
+        raise ValueError("mean_log_softmax: no scores")
+    if len({m.shape for m in mats}) != 1:
+        raise ValueError(f"mean_log_softmax: shapes differ: {[m.shape for m in mats]}")
+    return np.mean([_log_softmax(m) for m in mats], axis=0)
+
+
 def per_sample_predictions(labels: Any, seen: Iterable[int] | None, unseen: Iterable[int],
                            metrics: Mapping[str, Any], *, fused: Any, spatial: Any = None,
                            temporal: Any = None) -> dict:

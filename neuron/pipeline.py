@@ -27,6 +27,7 @@ from typing import Any
 from neuron.config import (PROJECT_ROOT, StudyConfig, deep_update, load_run_config,
                            load_split_spec, load_study_config, read_yaml, to_dict)
 from neuron.errors import ConfigError, NeuronError
+from neuron.evaluate import METHODS
 from neuron.io import sha256_file, sha256_obj, write_json
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
@@ -292,7 +293,7 @@ def collect_results(study_dir: str | Path) -> list[dict]:
     for path in sorted(study_dir.glob("*/*/seed*/metrics.json")):
         m = json.loads(path.read_text())
         point = path.parent.parent.parent.name
-        for method in ("neuron", "baseline"):
+        for method in METHODS:
             if method not in m:
                 continue
             row = {"point": point, "split": m["split"], "seed": m["seed"], "method": method}
@@ -326,7 +327,7 @@ def collect_outcomes(study_dir: str | Path) -> list[dict]:
         out.append({"point": path.parent.parent.parent.name, "split": m["split"], "seed": m["seed"],
                     "seen": m["seen"], "unseen": m["unseen"], "test_sha": o.get("test_sha"),
                     "labels": o["labels"],
-                    "methods": {k: o[k] for k in ("neuron", "baseline") if k in o}})
+                    "methods": {k: o[k] for k in METHODS if k in o}})
     if not out and not any(study_dir.glob("*/*/seed*/metrics.json")) \
             and (study_dir / "outcomes.json").exists():
         out = json.loads((study_dir / "outcomes.json").read_text())["runs"]

@@ -491,6 +491,24 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
         results["baseline_history"] = bh.history
         results["baseline_seconds"] = time.time() - t1
         torch_save({"fused": b_test.fused}, run_dir / "baseline_scores.pt")
+    # --- named evaluation variants of the trained models (no extra training; see
+    # neuron.evaluate.METHODS), calibrated like the models on the twins' validation scores
+    val_labels = f_val.labels.numpy()
+    base_test = b_test if cfg.baseline.enabled else None
+    base_val = b_val if cfg.baseline.enabled else None
+    variant_test = variant_scores(s_test, base_test, cfg, C)
+    variant_val = variant_scores(s_val, base_val, cfg, C)
+    for name, sc in variant_test.items():
+        vs = variant_val[name]
+        m = ev.evaluate_run(labels, seen, unseen, spatial=sc, fused=sc,
+                            val=ev.ValidationScores(vs, val_labels, twin_seen, pseudo),
+                            grid=ev.default_gamma_grid(vs, twin_seen, pseudo, n=cfg.eval.calibration_grid))
+        m.update(_val_metrics(vs, val_labels, twin_seen, pseudo, m["honest/gamma"]))
+        results[name] = m
+    if cfg.eval.val_folds:
+        for name, m in fold_validation(cfg, bundle, sem, feats, device, run_dir, progress, rt).items():
+            if name in results:
+                results[name].update(m)
     # per-sample predictions (ints) from which summaries recompute metrics and bootstrap them
     outcomes = {"labels": [int(v) for v in labels], "test_sha": sha256_obj(np.asarray(split.test).tolist())[:16],
                 "neuron": ev.per_sample_predictions(
@@ -499,9 +517,123 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
     if "baseline" in results:
         outcomes["baseline"] = ev.per_sample_predictions(labels, seen, unseen, results["baseline"],
                                                          fused=b_full, spatial=b_full)
+    for name, sc in variant_test.items():
+        outcomes[name] = ev.per_sample_predictions(labels, seen, unseen, results[name], fused=sc, spatial=sc)
     results["outcomes"] = outcomes
     write_json(run_dir / "metrics.json", results)
     return results
+
+
+def variant_scores(neuron_scores, baseline_scores, cfg: RunConfig, num_classes: int) -> dict:
+    """``(N, num_classes)`` scores of the named evaluation variants (:data:`neuron.evaluate.METHODS`):
+
+    - ``neuron_allrounds``: mean log-softmax over every round of both branches (the paper scores
+      the final round only; earlier rounds score higher on small data, see the README);
+    - ``ensemble`` (when the baseline is trained): Neuron's fused final-round score (mean
+      log-softmax) plus the baseline's log-softmax, averaged with equal weights.
+
+    Both :class:`neuron.train.Scores` must cover the same classes.
+    """
+    from neuron.evaluate import mean_log_softmax
+    from neuron.train import fused_final_round
+
+    rounds = [x for b in ("spatial", "temporal") for x in (neuron_scores.rounds or {}).get(b, [])]
+    out = {"neuron_allrounds": neuron_scores.full(
+        torch.as_tensor(mean_log_softmax(rounds), dtype=torch.float32), num_classes)}
+    if baseline_scores is not None:
+        if list(baseline_scores.classes) != list(neuron_scores.classes):
+            raise ValueError("variant_scores: Neuron and baseline scores cover different classes")
+        fused = fused_final_round(neuron_scores.spatial, neuron_scores.temporal, cfg.neuron.fusion)
+        ens = (fused.numpy().astype(np.float64) + mean_log_softmax([baseline_scores.fused])) / 2
+        out["ensemble"] = neuron_scores.full(torch.as_tensor(ens, dtype=torch.float32), num_classes)
+    return out
+
+
+def validation_folds(seen: list[int], folds: int, seed: int) -> list[list[int]]:
+    """Partition of the seen classes into ``folds`` pseudo-unseen folds (seeded permutation,
+    round-robin; fold sizes differ by at most one).
+
+    Raises:
+        ValueError: fewer than two seen classes would remain outside a fold.
+    """
+    perm = np.random.default_rng(10_007 + seed).permutation(np.asarray(seen))
+    out = [sorted(int(c) for c in perm[i::folds]) for i in range(folds)]
+    if any(len(seen) - len(f) < 2 for f in out):
+        raise ValueError(f"{folds} validation folds leave fewer than 2 seen classes to train on")
+    return out
+
+
+def fold_validation(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, device: torch.device,
+                    run_dir: Path, progress: bool, rt: dict) -> dict:
+    """Pseudo-unseen validation over ``cfg.eval.val_folds`` folds of the seen classes.
+
+    For each fold (:func:`validation_folds`) a twin of Neuron and of the baseline is trained on
+    the training samples of the other seen classes (as many optimiser steps as the full models)
+    and scored over all seen classes on every training-subject sample of the fold's classes
+    (training and validation parts: the twin never saw them) plus the validation samples of the
+    other classes. Per method (:data:`neuron.evaluate.METHODS`): ``valfolds/zsl_top1`` (ZSL top-1
+    among the fold's classes, pooled over folds: every seen class is pseudo-unseen once) and
+    ``valfolds/gzsl_h`` (mean over folds of GZSL H with the calibration constant chosen on the
+    fold itself, an optimistic figure for comparing methods, not a test estimate). Uses training
+    subjects only, so it may select methods and hyperparameters. Checkpoints
+    ``neuron_fold<i>.ckpt`` / ``baseline_fold<i>.ckpt`` in ``run_dir`` resume like the others.
+    """
+    from neuron import evaluate as ev
+    from neuron.models import GlobalAlignment, Neuron
+    from neuron.train import (batches_per_epoch, score_baseline, score_neuron, seed_everything,
+                              train_baseline, train_neuron)
+
+    split = bundle.split
+    seen = split.seen
+    C = bundle.pdata.num_classes
+    f_train = feats.take(split.train)
+    steps = {} if cfg.eval.twin_steps == "data" else {
+        "steps_per_epoch": batches_per_epoch(len(f_train), cfg.neuron_train.batch_size)}
+    bsteps = {} if cfg.eval.twin_steps == "data" else {
+        "steps_per_epoch": batches_per_epoch(len(f_train), cfg.baseline_train.batch_size)}
+    hits: dict[str, list[int]] = {}
+    hs: dict[str, list[float]] = {}
+    train_labels = f_train.labels.numpy()  # in split.train order
+    for i, fold in enumerate(validation_folds(seen, cfg.eval.val_folds, cfg.seed)):
+        rest = [c for c in seen if c not in fold]
+        mask = torch.isin(f_train.labels, torch.as_tensor(rest))
+        eval_idx = np.concatenate([split.val, split.train[np.isin(train_labels, fold)]])
+        f_eval = feats.take(eval_idx)
+        y = f_eval.labels.numpy()
+        seed_everything(cfg.seed)
+        twin = Neuron(text_dim=sem.dim, feat_dim=feats.f_s.shape[1], **to_dict(cfg.neuron)).to(device)
+        train_neuron(twin, f_train.subset(mask), rest, sem.spatial, sem.temporal, cfg.neuron_train,
+                     cfg.seed, device, run_dir / f"neuron_fold{i}.ckpt", progress,
+                     weights_fingerprint(cfg, bundle, sem, feats, "neuron", rest), **rt, **steps)
+        s = score_neuron(twin, f_eval, seen, sem.spatial, sem.temporal, device)
+        scores = {"neuron": _fused(s, cfg, C)}
+        b = None
+        if cfg.baseline.enabled:
+            emb = sem.class_means()
+            seed_everything(cfg.seed)
+            btwin = GlobalAlignment(text_dim=sem.dim, feat_dim=feats.pooled.shape[1],
+                                    hidden=cfg.baseline.hidden,
+                                    logit_scale=cfg.baseline.logit_scale).to(device)
+            train_baseline(btwin, f_train.subset(mask), rest, emb, cfg.baseline_train, cfg.seed,
+                           device, run_dir / f"baseline_fold{i}.ckpt", progress,
+                           weights_fingerprint(cfg, bundle, sem, feats, "baseline", rest), **rt,
+                           **bsteps)
+            b = score_baseline(btwin, f_eval, seen, emb, device)
+            scores["baseline"] = b.full(b.fused, C)
+        scores.update(variant_scores(s, b, cfg, C))
+        um = np.isin(y, fold)
+        for name, sc in scores.items():
+            pred = np.asarray(fold)[sc[um][:, fold].argmax(1)]
+            hits.setdefault(name, []).extend([int((pred == y[um]).sum()), int(um.sum())])
+            gamma, _ = ev.choose_calibration(sc, y, rest, fold,
+                                             ev.default_gamma_grid(sc, rest, fold, n=cfg.eval.calibration_grid))
+            hs.setdefault(name, []).append(ev.gzsl_accuracy(sc, y, rest, fold, gamma)["h"])
+    out = {}
+    for name in hits:
+        right, total = sum(hits[name][0::2]), sum(hits[name][1::2])
+        out[name] = {"valfolds/zsl_top1": 100.0 * right / total, "valfolds/gzsl_h": float(np.mean(hs[name])),
+                     "valfolds/samples": total}
+    return out
 
 
 def _val_metrics(val_scores: np.ndarray, val_labels: np.ndarray, twin_seen: list[int],

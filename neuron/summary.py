@@ -6,7 +6,8 @@ top-1 and GZSL seen / unseen / H as "mean ± std" over runs (splits x seeds), th
 and of test samples, and the difference to a reference with its 95 % interval and verdict
 ("no difference" when the interval covers 0). Reference of a row: in a study with a ``neuron``
 point (the ablations), the same method at the ``neuron`` point, and for the ``neuron`` point
-itself its baseline; otherwise Neuron's rows are compared with the baseline of the same point.
+itself its baseline; otherwise every method's rows (Neuron and its named evaluation variants,
+:data:`neuron.evaluate.METHODS`) are compared with the baseline of the same point.
 :func:`compare` compares any two (point, method) pairs of a study.
 """
 from __future__ import annotations
@@ -88,11 +89,11 @@ def reference(point: str, method: str, groups: set[tuple[str, str]]) -> tuple[st
     """The (point, method) a row is compared with (see the module docstring), if present."""
     points = {p for p, _ in groups}
     if "neuron" in points:
-        ref = ("neuron", "baseline") if (point, method) == ("neuron", "neuron") else ("neuron", method)
-        if point == "neuron" and method != "neuron":
+        ref = ("neuron", "baseline") if point == "neuron" else ("neuron", method)
+        if point == "neuron" and method == "baseline":
             ref = None
     else:
-        ref = (point, "baseline") if method == "neuron" else None
+        ref = (point, "baseline") if method != "baseline" else None
     return ref if ref in groups and ref != (point, method) else None
 
 
