@@ -468,7 +468,7 @@ class GenerationConfig:
     :mod:`neuron.side_info`. The API key is read from the environment variable named by
     ``api_key_env``; it is never a parameter and never written anywhere."""
 
-    backend: Literal["openai", "transformers", "smollm2"] = "smollm2"
+    backend: Literal["openai", "transformers", "smollm2", "llamacpp", "smollm2-llamacpp"] = "smollm2"
     model: str = ""
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
@@ -488,7 +488,7 @@ class GenerationConfig:
         _check(self.max_attempts >= 1 and self.max_calls >= 1, where, "attempts must be >= 1")
         _check(self.timeout > 0, where, "timeout must be > 0")
         _check(self.max_retries >= 0, where, "max_retries must be >= 0")
-        if self.backend in ("openai", "transformers"):
+        if self.backend in ("openai", "transformers", "llamacpp"):
             _check(bool(self.model), where, f"backend {self.backend} needs a model")
 
 

@@ -194,6 +194,10 @@ def generate(cfg: RunConfig, class_names: list[str], out_dir: Path) -> Path:
     elif g.backend == "transformers":
         backend = get_backend("transformers", model=g.model, max_new_tokens=g.max_new_tokens,
                               temperature=g.temperature)
+    elif g.backend in ("llamacpp", "smollm2-llamacpp"):   # one CPU thread, JSON-schema replies
+        kw = {"model_path": g.model} if g.backend == "llamacpp" else {}
+        backend = get_backend(g.backend, max_tokens=g.max_new_tokens, temperature=g.temperature,
+                              k=cfg.side_info.k, **kw)
     else:
         backend = get_backend("smollm2", max_new_tokens=g.max_new_tokens, temperature=g.temperature)
     names = class_names if g.classes is None else [class_names[c] for c in g.classes]

