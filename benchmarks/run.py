@@ -1,6 +1,7 @@
 """Performance benchmarks of the Neuron reproduction (a script, not a test).
 
     python benchmarks/run.py [--quick] [--e2e | --e2e-only] [--threads N] [--out benchmarks/results.json]
+    python benchmarks/run.py --profile [--quick] [--threads N]   # top operators of a training step
 
 Prints a table and writes JSON (``benchmarks/results.json`` and ``benchmarks/results-<date>.json``).
 All figures come from the same run:
@@ -81,10 +82,13 @@ def matmul_bound(n: int, reps: int) -> dict:
 
 
 # --------------------------------------------------------------------------- encoder
+REF = "HEAD"  # --ref: the git revision whose shift_gcn.py is measured alongside
+
+
 def reference_module():
-    """The ``git HEAD`` shift_gcn.py as a module (None if unavailable or identical)."""
+    """The ``git REF`` shift_gcn.py as a module (None if unavailable or identical)."""
     try:
-        src = subprocess.run(["git", "show", "HEAD:neuron/models/shift_gcn.py"], cwd=ROOT,
+        src = subprocess.run(["git", "show", f"{REF}:neuron/models/shift_gcn.py"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -162,6 +166,35 @@ def bench_encoder(mod, V: int, M: int, batch: int, T: int, reps: int, bound: dic
            "fwd_gflops_wall": f_fwd * batch / fw / 1e9}
     set_fractions(row, bound)
     return row
+
+
+def profile_encoder(mod, V: int, M: int, batch: int, T: int, top: int = 12) -> list[dict]:
+    """Self CPU time per operator (``torch.profiler``) of one training step after a warm-up step.
+
+    Returns the ``top`` operators by self CPU time: name, calls, self CPU ms, share of the step.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.manual_seed(0)
+    model = mod.ShiftGCN(num_classes=20, num_point=V, num_person=M)
+    x = torch.randn(batch, 3, T, V, M)
+    y = torch.randint(0, 20, (batch,))
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, nesterov=True)
+
+    def step():
+        loss = F.cross_entropy(model(x).logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    evs = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in evs)
+    evs.sort(key=lambda e: -e.self_cpu_time_total)
+    return [{"op": e.key, "calls": e.count, "self_cpu_ms": e.self_cpu_time_total / 1e3,
+             "share": e.self_cpu_time_total / total} for e in evs[:top]]
 
 
 def set_fractions(row: dict, bound: dict) -> None:
@@ -382,10 +415,16 @@ def main(argv=None) -> int:
     ap.add_argument("--compile", default="off", help="torch.compile mode for the encoder (default off)")
     ap.add_argument("--skip-neuron", action="store_true")
     ap.add_argument("--e2e-only", action="store_true", help="only the end-to-end run (no kernels)")
+    ap.add_argument("--ref", default="HEAD",
+                    help="git revision of the reference shift_gcn.py measured alongside (default HEAD)")
+    ap.add_argument("--profile", action="store_true",
+                    help="only profile one encoder training step per shape (top operators by self CPU time)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    global REF
+    REF = args.ref
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if not os.environ.get("NEURON_DATA_ROOT") and (ROOT.parent / "shared" / "data").is_dir():
         os.environ["NEURON_DATA_ROOT"] = str((ROOT.parent / "shared" / "data").resolve())
@@ -408,6 +447,20 @@ def main(argv=None) -> int:
         out.write_text(json.dumps(res, indent=2))
         print(f"\nwrote {out}")
         return int(e["returncode"] != 0)
+    if args.profile:
+        from neuron.models import shift_gcn as cur
+
+        for V, M in ((20, 1), (25, 2)):
+            for impl, mod in (("optimised", cur), ("HEAD", reference_module())):
+                if mod is None:
+                    continue
+                rows = profile_encoder(mod, V, M, 16 if args.quick else 64, 64)
+                tot = sum(r["self_cpu_ms"] / r["share"] for r in rows[:1])
+                print(f"\n{impl} V={V} M={M} (batch {16 if args.quick else 64}, T=64, "
+                      f"{torch.get_num_threads()} threads): step {tot:.0f} ms self CPU")
+                for r in rows:
+                    print(f"  {r['op']:<40} {r['calls']:5d} calls {r['self_cpu_ms']:9.1f} ms {100 * r['share']:5.1f} %")
+        return 0
     reps = 1 if args.quick else 2
     res["matmul"] = matmul_bound(2048 if args.quick else 3072, 3 if args.quick else 10)
     print(f"matmul: {res['matmul']['gflops_wall']:.1f} GFLOP/s", flush=True)
@@ -416,7 +469,7 @@ def main(argv=None) -> int:
     rows = []
     for V, M in configs:
         for impl, mod in (("optimised", shift_gcn), ("HEAD", ref)):
-            if mod is None or (impl == "HEAD" and (V, M) not in ([(20, 1)] if args.quick else [(20, 1), (25, 2)])):
+            if mod is None or (impl == "HEAD" and (V, M) not in ((20, 1), (25, 2))):
                 continue
             r = bench_encoder(mod, V, M, 64, 64, reps, res["matmul"],
                               args.compile if impl == "optimised" else "off")
