@@ -403,7 +403,7 @@ class ShiftTemporalConv(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.shift_in(self.bn(x))
-        x = F.relu(self.linear(x))
+        x = F.relu(self.linear(x), inplace=True)
         return self.bn2(self.shift_out(x))
 
 
