@@ -125,10 +125,11 @@ def temporal_shift(
     Raises:
         ValueError: bad stride, axes, or a ``shift`` whose length is not the channel count.
 
-    Implementation: the input is zero-padded along time by as many frames as the shifts reach
-    outside ``[0, T)``, then read with two ``index_select`` calls over the flattened non-batch axes
-    (the frame-independent part of the index is cached per shape; only ``floor(shift)`` is added
-    per call) and combined in place (``g0 + frac * (g1 - g0)``): no validity masks in the forward.
+    Implementation: two ``index_select`` calls over the flattened non-batch axes with clamped
+    frame indices (the frame-independent part of the index is cached per shape; only the frame
+    offsets are added per call); only the few edge frames whose reads fall outside ``[0, T)`` are
+    zeroed (no full-size mask multiply, no padding copy); combined in place
+    (``g0 + frac * (g1 - g0)``).
     """
     nd = x.dim()
     time_dim %= nd
@@ -192,7 +193,7 @@ def _tc(a: Tensor, time_first: bool) -> Tensor:
 
 
 class _TemporalShiftFn(torch.autograd.Function):
-    """Forward: zero-pad along time, two gathers, one in-place interpolation; backward: gathers
+    """Forward: two gathers (edge frames zeroed), one in-place interpolation; backward: gathers
     only (no scatter, no zero-filled buffers), the gradient w.r.t. the shift from the saved
     difference ``x[floor(p)+1] - x[floor(p)]`` (zero outside the input)."""
 
@@ -208,24 +209,33 @@ class _TemporalShiftFn(torch.autograd.Function):
         base = torch.floor(pos)
         frac = pos - base
         base = base.long()
-        lo, hi = int(base.min()), int(base.max())
-        pad_lo = max(0, -lo)  # frames read before 0 / after T-1 come from zero padding
-        pad_hi = max(0, (T_out - 1) * stride + hi + 1 - (T - 1))
-        xp = x
-        if pad_lo or pad_hi:
-            pad = [0] * (2 * nd)
-            pad[2 * (nd - 1 - time_dim)] = pad_lo
-            pad[2 * (nd - 1 - time_dim) + 1] = pad_hi
-            xp = F.pad(x, pad)
+        t = torch.arange(T_out, device=x.device) * stride
+        src0 = t[:, None] + base[None, :]  # (T_out, C) frame read by tap 0; tap 1 reads src0 + 1
         out_shape = list(x.shape)
         out_shape[time_dim] = T_out
-        st = xp.stride()
-        static = _static_index(tuple(out_shape), tuple(st), time_dim, channel_dim, stride, str(x.device))
-        off = ((base + pad_lo) * st[time_dim]).view([C if d == channel_dim else 1 for d in range(1, nd)])
-        idx0 = (static + off).reshape(-1)
-        xf = xp.reshape(xp.shape[0], -1)
-        g0 = xf.index_select(1, idx0).view(out_shape)
-        diff = xf.index_select(1, idx0.add_(st[time_dim])).view(out_shape).sub_(g0)
+        st = x.stride()
+        time_first = time_dim < channel_dim
+        tc_shape = [1] * (nd - 1)  # (T_out, C) placed on the (time, channel) axes, batch dropped
+        tc_shape[time_dim - 1] = T_out
+        tc_shape[channel_dim - 1] = C
+        static = _static_index(tuple(out_shape), tuple(st), time_dim, channel_dim, 0, str(x.device))
+        xf = x.reshape(x.shape[0], -1)
+        taps = []
+        for k in (0, 1):  # clamped reads; the few edge frames that read outside [0, T) are zeroed
+            src = src0 + k
+            idx = (static + (_tc(src.clamp(0, T - 1), time_first) * st[time_dim]).reshape(tc_shape)).reshape(-1)
+            g = xf.index_select(1, idx).view(out_shape)
+            bad = ((src < 0) | (src >= T)).any(dim=1)  # (T_out,) frames with an outside read
+            if bool(bad.any()):
+                frames = bad.nonzero().flatten()
+                valid = ((src >= 0) & (src < T)).to(x.dtype)[frames]  # (n_bad, C)
+                w_shape = [1] * nd
+                w_shape[time_dim] = frames.numel()
+                w_shape[channel_dim] = C
+                sel = g.index_select(time_dim, frames).mul_(_tc(valid, time_first).reshape(w_shape))
+                g.index_copy_(time_dim, frames, sel)
+            taps.append(g)
+        g0, diff = taps[0], taps[1].sub_(taps[0])
         fr = frac.view([C if d == channel_dim else 1 for d in range(nd)])
         out = g0.addcmul_(diff, fr)
         ctx.save_for_backward(diff, base, frac)
@@ -378,8 +388,7 @@ class ShiftGraphConv(nn.Module):
             )
         x = _Permute.apply(x0.reshape(B * T, V * C), self.shift_in, self.shift_in_inv).view(B * T, V, C)
         x = x * (torch.tanh(self.feature_mask) + 1)
-        # bias fused into the matrix product (one pass fewer than matmul + add)
-        x = torch.addmm(self.bias.view(-1), x.view(B * T * V, C), self.weight)  # (BTV, C_out)
+        x = torch.matmul(x, self.weight) + self.bias  # (BT, V, C_out)
         x = _Permute.apply(x.view(B * T, V * self.out_channels), self.shift_out, self.shift_out_inv)
         x = self.bn(x).view(B, T, V, self.out_channels)
         res = x0 if self.down is None else self.down(x0)
