@@ -2,6 +2,7 @@
 
     python benchmarks/run.py [--quick] [--e2e | --e2e-only] [--threads N] [--out benchmarks/results.json]
     python benchmarks/run.py --profile [--quick] [--threads N]   # top operators of a training step
+    python benchmarks/run.py --ab --threads 1 --ref REV          # one-process A/B of REV's encoder vs the current
 
 Prints a table and writes JSON (``benchmarks/results.json`` and ``benchmarks/results-<date>.json``).
 All figures come from the same run:
@@ -195,6 +196,35 @@ def profile_encoder(mod, V: int, M: int, batch: int, T: int, top: int = 12) -> l
     evs.sort(key=lambda e: -e.self_cpu_time_total)
     return [{"op": e.key, "calls": e.count, "self_cpu_ms": e.self_cpu_time_total / 1e3,
              "share": e.self_cpu_time_total / total} for e in evs[:top]]
+
+
+def ab_encoder(ref, cur, V: int, M: int, batch: int = 16, T: int = 64, rounds: int = 2) -> dict:
+    """A/B in one process: the reference and the current encoder (same weights, same input)
+    alternate training steps (ref, cur, ref, cur, ...); CPU seconds per step of each, their ratio,
+    and the largest difference of loss and parameter gradients between the two."""
+    torch.manual_seed(0)
+    a = ref.ShiftGCN(num_classes=20, num_point=V, num_person=M)
+    b = cur.ShiftGCN(num_classes=20, num_point=V, num_person=M)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(batch, 3, T, V, M)
+    y = torch.randint(0, 20, (batch,))
+    losses = []
+    for m in (a, b):
+        m.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(m(x).logits, y)
+        loss.backward()
+        losses.append(float(loss.detach()))
+    gdiff = max(float((p.grad - q.grad).abs().max()) for p, q in zip(a.parameters(), b.parameters()))
+    cpu = {"ref": 0.0, "cur": 0.0}
+    for _ in range(rounds):
+        for name, m in (("ref", a), ("cur", b)):
+            def step():
+                m.zero_grad(set_to_none=True)
+                F.cross_entropy(m(x).logits, y).backward()
+            cpu[name] += timed(step, 1, warmup=0)[1]
+    return {"V": V, "M": M, "batch": batch, "ref_cpu_s_per_step": cpu["ref"] / rounds,
+            "cur_cpu_s_per_step": cpu["cur"] / rounds, "speedup_cpu": cpu["ref"] / cpu["cur"],
+            "loss_diff": abs(losses[0] - losses[1]), "max_grad_diff": gdiff}
 
 
 def set_fractions(row: dict, bound: dict) -> None:
@@ -419,6 +449,8 @@ def main(argv=None) -> int:
                     help="git revision of the reference shift_gcn.py measured alongside (default HEAD)")
     ap.add_argument("--profile", action="store_true",
                     help="only profile one encoder training step per shape (top operators by self CPU time)")
+    ap.add_argument("--ab", action="store_true",
+                    help="only the one-process A/B of the --ref and current encoder (CPU time per step)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
     args = ap.parse_args(argv)
     if args.threads:
@@ -447,6 +479,20 @@ def main(argv=None) -> int:
         out.write_text(json.dumps(res, indent=2))
         print(f"\nwrote {out}")
         return int(e["returncode"] != 0)
+    if args.ab:
+        from neuron.models import shift_gcn as cur
+
+        ref = reference_module()
+        if ref is None:
+            print(f"--ab: {REF}:neuron/models/shift_gcn.py is missing or identical to the working tree")
+            return 1
+        for V, M in ((20, 1), (25, 2)):
+            r = ab_encoder(ref, cur, V, M)
+            print(f"A/B {REF} -> current, V={V} M={M}, batch {r['batch']}, {torch.get_num_threads()} threads: "
+                  f"{r['ref_cpu_s_per_step'] * 1e3:.0f} -> {r['cur_cpu_s_per_step'] * 1e3:.0f} ms CPU per step "
+                  f"({r['speedup_cpu']:.2f}x); loss diff {r['loss_diff']:.1e}, max grad diff {r['max_grad_diff']:.1e}",
+                  flush=True)
+        return 0
     if args.profile:
         from neuron.models import shift_gcn as cur
 
@@ -457,7 +503,7 @@ def main(argv=None) -> int:
                 rows = profile_encoder(mod, V, M, 16 if args.quick else 64, 64)
                 tot = sum(r["self_cpu_ms"] / r["share"] for r in rows[:1])
                 print(f"\n{impl} V={V} M={M} (batch {16 if args.quick else 64}, T=64, "
-                      f"{torch.get_num_threads()} threads): step {tot:.0f} ms self CPU")
+                      f"{torch.get_num_threads()} threads): step {tot:.0f} ms (sum of self times; the profiler times CPU ops by wall clock)")
                 for r in rows:
                     print(f"  {r['op']:<40} {r['calls']:5d} calls {r['self_cpu_ms']:9.1f} ms {100 * r['share']:5.1f} %")
         return 0
