@@ -250,6 +250,7 @@ def _run_parallel(plan: list[tuple[RunSpec, list[str]]], runs_root: Path, execut
             waves[1].append((r, todo))
     pool = _make_pool(executor, jobs, runs_root / ".submitit", resources)
     failed = []
+    interrupted = True
     try:
         for i, wave in enumerate(waves):
             if not wave:
@@ -263,9 +264,10 @@ def _run_parallel(plan: list[tuple[RunSpec, list[str]]], runs_root: Path, execut
                     failed.append(f"{r.rel_dir} ({', '.join(todo)}): {type(e).__name__}: {e}")
             if failed:
                 break  # wave 2 depends on wave 1
+        interrupted = False
     finally:
-        if hasattr(pool, "shutdown"):
-            pool.shutdown()
+        if hasattr(pool, "shutdown"):  # on Ctrl-C: drop queued runs, do not wait for them
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
     if failed:
         raise NeuronError(f"{len(failed)} job(s) failed; rerun the same command to resume:\n  "
                           + "\n  ".join(failed))
