@@ -3,6 +3,7 @@
     python benchmarks/run.py [--quick] [--e2e | --e2e-only] [--threads N] [--out benchmarks/results.json]
     python benchmarks/run.py --profile [--quick] [--threads N]   # top operators of a training step
     python benchmarks/run.py --ab --threads 1 --ref REV          # one-process A/B of REV's encoder vs the current
+    python benchmarks/run.py --memory                           # encoder-training peak RSS, three allocator settings
 
 Prints a table and writes JSON (``benchmarks/results.json`` and ``benchmarks/results-<date>.json``).
 All figures come from the same run:
@@ -225,6 +226,59 @@ def ab_encoder(ref, cur, V: int, M: int, batch: int = 16, T: int = 64, rounds: i
     return {"V": V, "M": M, "batch": batch, "ref_cpu_s_per_step": cpu["ref"] / rounds,
             "cur_cpu_s_per_step": cpu["cur"] / rounds, "speedup_cpu": cpu["ref"] / cpu["cur"],
             "loss_diff": abs(losses[0] - losses[1]), "max_grad_diff": gdiff}
+
+
+def memory_child(trim: bool, steps: int = 8) -> dict:
+    """Encoder pre-training steps of the main job's configuration (UTD-MHAD 22/5 #0, batch 32,
+    V=20, M=1, T=64, one thread): peak RSS (MiB) after ``steps`` steps and the CPU seconds of
+    steps 3..``steps``; ``trim`` calls glibc ``malloc_trim(0)`` after every optimiser step."""
+    import ctypes
+
+    from torch.utils.data import DataLoader
+
+    from neuron import stages
+    from neuron.config import load_run_config
+
+    torch.set_num_threads(1)
+    cfg = load_run_config(ROOT / "params/runs/utd_mhad_quick.yaml", {"num_threads": 1})
+    b = stages.stage_data(cfg)
+    torch.manual_seed(0)
+    enc = stages.build_encoder(b, len(b.split.seen))
+    opt = torch.optim.SGD(enc.parameters(), lr=0.01, momentum=0.9)
+    libc = ctypes.CDLL("libc.so.6") if trim else None
+    enc.train()
+    r0 = None
+    for i, (x, y) in enumerate(DataLoader(b.windows(cfg, b.split.train, True, b.split.seen), batch_size=32,
+                                          shuffle=True)):
+        if i == 2:
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
+        if i == steps:
+            break
+        loss = F.cross_entropy(enc(x).logits, torch.zeros(len(x), dtype=torch.long))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if libc is not None:
+            libc.malloc_trim(0)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    return {"peak_rss_mib": r1.ru_maxrss / 1024, "user_s": r1.ru_utime - r0.ru_utime,
+            "sys_s": r1.ru_stime - r0.ru_stime, "steps_timed": steps - 2}
+
+
+def bench_memory() -> list[dict]:
+    """:func:`memory_child` in fresh processes: glibc defaults, ``malloc_trim`` after every step,
+    and ``MALLOC_MMAP_THRESHOLD_=4194304`` (large tensors always mmapped)."""
+    rows = []
+    for name, extra, args in (("default", {}, []), ("malloc_trim every step", {}, ["--trim"]),
+                              ("MALLOC_MMAP_THRESHOLD_=4194304", {"MALLOC_MMAP_THRESHOLD_": "4194304"}, [])):
+        env = {**os.environ, **extra, "OMP_NUM_THREADS": "1"}
+        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--memory-child", *args],
+                             env=env, capture_output=True, text=True, check=True).stdout
+        row = {"variant": name, **json.loads(out.strip().splitlines()[-1])}
+        print(f"{name:<34} peak RSS {row['peak_rss_mib']:6.0f} MiB; steps 3-8: user {row['user_s']:.1f} s, "
+              f"sys {row['sys_s']:.1f} s", flush=True)
+        rows.append(row)
+    return rows
 
 
 def set_fractions(row: dict, bound: dict) -> None:
@@ -451,6 +505,10 @@ def main(argv=None) -> int:
                     help="only profile one encoder training step per shape (top operators by self CPU time)")
     ap.add_argument("--ab", action="store_true",
                     help="only the one-process A/B of the --ref and current encoder (CPU time per step)")
+    ap.add_argument("--memory", action="store_true",
+                    help="only the encoder-training memory measurement (peak RSS, 8 steps, three allocator settings)")
+    ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--trim", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
     args = ap.parse_args(argv)
     if args.threads:
@@ -479,6 +537,14 @@ def main(argv=None) -> int:
         out.write_text(json.dumps(res, indent=2))
         print(f"\nwrote {out}")
         return int(e["returncode"] != 0)
+    if args.memory_child:
+        print(json.dumps(memory_child(args.trim)))
+        return 0
+    if args.memory:
+        print(f"encoder pre-training memory, {_dt.datetime.now().isoformat(timespec='seconds')}, "
+              f"load avg {load_avg()}")
+        bench_memory()
+        return 0
     if args.ab:
         from neuron.models import shift_gcn as cur
 
