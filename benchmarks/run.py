@@ -1,6 +1,9 @@
 """Performance benchmarks of the Neuron reproduction (a script, not a test).
 
     python benchmarks/run.py [--quick] [--e2e | --e2e-only] [--threads N] [--out benchmarks/results.json]
+    python benchmarks/run.py --profile [--quick] [--threads N]   # top operators of a training step
+    python benchmarks/run.py --ab --threads 1 --ref REV          # one-process A/B of REV's encoder vs the current
+    python benchmarks/run.py --memory                           # encoder-training peak RSS, three allocator settings
 
 Prints a table and writes JSON (``benchmarks/results.json`` and ``benchmarks/results-<date>.json``).
 All figures come from the same run:
@@ -81,10 +84,13 @@ def matmul_bound(n: int, reps: int) -> dict:
 
 
 # --------------------------------------------------------------------------- encoder
+REF = "HEAD"  # --ref: the git revision whose shift_gcn.py is measured alongside
+
+
 def reference_module():
-    """The ``git HEAD`` shift_gcn.py as a module (None if unavailable or identical)."""
+    """The ``git REF`` shift_gcn.py as a module (None if unavailable or identical)."""
     try:
-        src = subprocess.run(["git", "show", "HEAD:neuron/models/shift_gcn.py"], cwd=ROOT,
+        src = subprocess.run(["git", "show", f"{REF}:neuron/models/shift_gcn.py"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -162,6 +168,117 @@ def bench_encoder(mod, V: int, M: int, batch: int, T: int, reps: int, bound: dic
            "fwd_gflops_wall": f_fwd * batch / fw / 1e9}
     set_fractions(row, bound)
     return row
+
+
+def profile_encoder(mod, V: int, M: int, batch: int, T: int, top: int = 12) -> list[dict]:
+    """Self CPU time per operator (``torch.profiler``) of one training step after a warm-up step.
+
+    Returns the ``top`` operators by self CPU time: name, calls, self CPU ms, share of the step.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    torch.manual_seed(0)
+    model = mod.ShiftGCN(num_classes=20, num_point=V, num_person=M)
+    x = torch.randn(batch, 3, T, V, M)
+    y = torch.randint(0, 20, (batch,))
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, nesterov=True)
+
+    def step():
+        loss = F.cross_entropy(model(x).logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+    evs = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in evs)
+    evs.sort(key=lambda e: -e.self_cpu_time_total)
+    return [{"op": e.key, "calls": e.count, "self_cpu_ms": e.self_cpu_time_total / 1e3,
+             "share": e.self_cpu_time_total / total} for e in evs[:top]]
+
+
+def ab_encoder(ref, cur, V: int, M: int, batch: int = 16, T: int = 64, rounds: int = 2) -> dict:
+    """A/B in one process: the reference and the current encoder (same weights, same input)
+    alternate training steps (ref, cur, ref, cur, ...); CPU seconds per step of each, their ratio,
+    and the largest difference of loss and parameter gradients between the two."""
+    torch.manual_seed(0)
+    a = ref.ShiftGCN(num_classes=20, num_point=V, num_person=M)
+    b = cur.ShiftGCN(num_classes=20, num_point=V, num_person=M)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(batch, 3, T, V, M)
+    y = torch.randint(0, 20, (batch,))
+    losses = []
+    for m in (a, b):
+        m.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(m(x).logits, y)
+        loss.backward()
+        losses.append(float(loss.detach()))
+    gdiff = max(float((p.grad - q.grad).abs().max()) for p, q in zip(a.parameters(), b.parameters()))
+    cpu = {"ref": 0.0, "cur": 0.0}
+    for _ in range(rounds):
+        for name, m in (("ref", a), ("cur", b)):
+            def step():
+                m.zero_grad(set_to_none=True)
+                F.cross_entropy(m(x).logits, y).backward()
+            cpu[name] += timed(step, 1, warmup=0)[1]
+    return {"V": V, "M": M, "batch": batch, "ref_cpu_s_per_step": cpu["ref"] / rounds,
+            "cur_cpu_s_per_step": cpu["cur"] / rounds, "speedup_cpu": cpu["ref"] / cpu["cur"],
+            "loss_diff": abs(losses[0] - losses[1]), "max_grad_diff": gdiff}
+
+
+def memory_child(trim: bool, steps: int = 8) -> dict:
+    """Encoder pre-training steps of the main job's configuration (UTD-MHAD 22/5 #0, batch 32,
+    V=20, M=1, T=64, one thread): peak RSS (MiB) after ``steps`` steps and the CPU seconds of
+    steps 3..``steps``; ``trim`` calls glibc ``malloc_trim(0)`` after every optimiser step."""
+    import ctypes
+
+    from torch.utils.data import DataLoader
+
+    from neuron import stages
+    from neuron.config import load_run_config
+
+    torch.set_num_threads(1)
+    cfg = load_run_config(ROOT / "params/runs/utd_mhad_quick.yaml", {"num_threads": 1})
+    b = stages.stage_data(cfg)
+    torch.manual_seed(0)
+    enc = stages.build_encoder(b, len(b.split.seen))
+    opt = torch.optim.SGD(enc.parameters(), lr=0.01, momentum=0.9)
+    libc = ctypes.CDLL("libc.so.6") if trim else None
+    enc.train()
+    r0 = None
+    for i, (x, y) in enumerate(DataLoader(b.windows(cfg, b.split.train, True, b.split.seen), batch_size=32,
+                                          shuffle=True)):
+        if i == 2:
+            r0 = resource.getrusage(resource.RUSAGE_SELF)
+        if i == steps:
+            break
+        loss = F.cross_entropy(enc(x).logits, torch.zeros(len(x), dtype=torch.long))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if libc is not None:
+            libc.malloc_trim(0)
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    return {"peak_rss_mib": r1.ru_maxrss / 1024, "user_s": r1.ru_utime - r0.ru_utime,
+            "sys_s": r1.ru_stime - r0.ru_stime, "steps_timed": steps - 2}
+
+
+def bench_memory() -> list[dict]:
+    """:func:`memory_child` in fresh processes: glibc defaults, ``malloc_trim`` after every step,
+    and ``MALLOC_MMAP_THRESHOLD_=4194304`` (large tensors always mmapped)."""
+    rows = []
+    for name, extra, args in (("default", {}, []), ("malloc_trim every step", {}, ["--trim"]),
+                              ("MALLOC_MMAP_THRESHOLD_=4194304", {"MALLOC_MMAP_THRESHOLD_": "4194304"}, [])):
+        env = {**os.environ, **extra, "OMP_NUM_THREADS": "1"}
+        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--memory-child", *args],
+                             env=env, capture_output=True, text=True, check=True).stdout
+        row = {"variant": name, **json.loads(out.strip().splitlines()[-1])}
+        print(f"{name:<34} peak RSS {row['peak_rss_mib']:6.0f} MiB; steps 3-8: user {row['user_s']:.1f} s, "
+              f"sys {row['sys_s']:.1f} s", flush=True)
+        rows.append(row)
+    return rows
 
 
 def set_fractions(row: dict, bound: dict) -> None:
@@ -382,10 +499,22 @@ def main(argv=None) -> int:
     ap.add_argument("--compile", default="off", help="torch.compile mode for the encoder (default off)")
     ap.add_argument("--skip-neuron", action="store_true")
     ap.add_argument("--e2e-only", action="store_true", help="only the end-to-end run (no kernels)")
+    ap.add_argument("--ref", default="HEAD",
+                    help="git revision of the reference shift_gcn.py measured alongside (default HEAD)")
+    ap.add_argument("--profile", action="store_true",
+                    help="only profile one encoder training step per shape (top operators by self CPU time)")
+    ap.add_argument("--ab", action="store_true",
+                    help="only the one-process A/B of the --ref and current encoder (CPU time per step)")
+    ap.add_argument("--memory", action="store_true",
+                    help="only the encoder-training memory measurement (peak RSS, 8 steps, three allocator settings)")
+    ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--trim", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    global REF
+    REF = args.ref
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if not os.environ.get("NEURON_DATA_ROOT") and (ROOT.parent / "shared" / "data").is_dir():
         os.environ["NEURON_DATA_ROOT"] = str((ROOT.parent / "shared" / "data").resolve())
@@ -408,6 +537,42 @@ def main(argv=None) -> int:
         out.write_text(json.dumps(res, indent=2))
         print(f"\nwrote {out}")
         return int(e["returncode"] != 0)
+    if args.memory_child:
+        print(json.dumps(memory_child(args.trim)))
+        return 0
+    if args.memory:
+        print(f"encoder pre-training memory, {_dt.datetime.now().isoformat(timespec='seconds')}, "
+              f"load avg {load_avg()}")
+        bench_memory()
+        return 0
+    if args.ab:
+        from neuron.models import shift_gcn as cur
+
+        ref = reference_module()
+        if ref is None:
+            print(f"--ab: {REF}:neuron/models/shift_gcn.py is missing or identical to the working tree")
+            return 1
+        for V, M in ((20, 1), (25, 2)):
+            r = ab_encoder(ref, cur, V, M)
+            print(f"A/B {REF} -> current, V={V} M={M}, batch {r['batch']}, {torch.get_num_threads()} threads: "
+                  f"{r['ref_cpu_s_per_step'] * 1e3:.0f} -> {r['cur_cpu_s_per_step'] * 1e3:.0f} ms CPU per step "
+                  f"({r['speedup_cpu']:.2f}x); loss diff {r['loss_diff']:.1e}, max grad diff {r['max_grad_diff']:.1e}",
+                  flush=True)
+        return 0
+    if args.profile:
+        from neuron.models import shift_gcn as cur
+
+        for V, M in ((20, 1), (25, 2)):
+            for impl, mod in (("optimised", cur), ("HEAD", reference_module())):
+                if mod is None:
+                    continue
+                rows = profile_encoder(mod, V, M, 16 if args.quick else 64, 64)
+                tot = sum(r["self_cpu_ms"] / r["share"] for r in rows[:1])
+                print(f"\n{impl} V={V} M={M} (batch {16 if args.quick else 64}, T=64, "
+                      f"{torch.get_num_threads()} threads): step {tot:.0f} ms (sum of self times; the profiler times CPU ops by wall clock)")
+                for r in rows:
+                    print(f"  {r['op']:<40} {r['calls']:5d} calls {r['self_cpu_ms']:9.1f} ms {100 * r['share']:5.1f} %")
+        return 0
     reps = 1 if args.quick else 2
     res["matmul"] = matmul_bound(2048 if args.quick else 3072, 3 if args.quick else 10)
     print(f"matmul: {res['matmul']['gflops_wall']:.1f} GFLOP/s", flush=True)
@@ -416,7 +581,7 @@ def main(argv=None) -> int:
     rows = []
     for V, M in configs:
         for impl, mod in (("optimised", shift_gcn), ("HEAD", ref)):
-            if mod is None or (impl == "HEAD" and (V, M) not in ([(20, 1)] if args.quick else [(20, 1), (25, 2)])):
+            if mod is None or (impl == "HEAD" and (V, M) not in ((20, 1), (25, 2))):
                 continue
             r = bench_encoder(mod, V, M, 64, 64, reps, res["matmul"],
                               args.compile if impl == "optimised" else "off")

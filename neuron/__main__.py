@@ -1,6 +1,8 @@
 """Command line: ``python -m neuron <command>``.
 
-- ``run STUDY.yaml [--force] [--stages data side_info ...]``: run a study end to end.
+- ``run STUDY.yaml [--force] [--stages data side_info ...] [--executor serial|local|slurm]
+  [--jobs N] [--resources KEY=VALUE ...]``: run a study end to end (runs in parallel processes
+  or as Slurm jobs; the same command again resumes an interrupted study).
 - ``validate FILE.yaml ...``: validate parameter files (datasets, splits, runs, studies).
 - ``summarise STUDY.yaml [--seeds ...]``: rewrite a study's summary from its finished runs.
 - ``expand STUDY.yaml``: list the runs a study expands into.
@@ -56,6 +58,15 @@ def main(argv: list[str] | None = None) -> int:
                        help="folder for run outputs (default runs/); the study gets a subfolder")
     p_run.add_argument("--reports-root", type=Path, default=None,
                        help="folder for reports (default reports/); the study gets a subfolder")
+    p_run.add_argument("--executor", default="serial",
+                       choices=["serial", "local", "slurm", "submitit-local", "submitit-debug"],
+                       help="serial: one process (default); local: up to --jobs runs at once, one "
+                            "process each; slurm: one Slurm job per run (submitit); submitit-local/"
+                            "submitit-debug: submitit's local and in-process executors")
+    p_run.add_argument("--jobs", type=int, default=2, help="runs at once for --executor local (default 2)")
+    p_run.add_argument("--resources", nargs="+", default=[], metavar="KEY=VALUE",
+                       help="override the study's resources for --executor slurm, e.g. partition=gpu "
+                            "gpus_per_node=1 cpus_per_task=8 timeout_min=120 mem_gb=32")
     p_val = sub.add_parser("validate", help="validate parameter files")
     p_val.add_argument("files", nargs="+", type=Path)
     p_sum = sub.add_parser("summarise", help="(re)write a study's summary from its finished runs")
@@ -76,10 +87,17 @@ def main(argv: list[str] | None = None) -> int:
                 if not sep:
                     raise NeuronError(f"--set {item!r}: expected KEY=VALUE")
                 overrides[key] = yaml.safe_load(val)
+            resources = {}
+            for item in args.resources:
+                key, sep, val = item.partition("=")
+                if not sep:
+                    raise NeuronError(f"--resources {item!r}: expected KEY=VALUE")
+                resources[key] = yaml.safe_load(val)
             out = run_study(args.study, force=args.force, only_stages=args.stages,
                             log_output=args.log_output, seeds=args.seeds, overrides=overrides,
                             runs_root=args.runs_root, reports_root=args.reports_root,
-                            points=args.points)
+                            points=args.points, executor=args.executor, jobs=args.jobs,
+                            resources=resources)
             print(f"reports written to {out}")
         elif args.cmd == "summarise":
             from neuron.config import PROJECT_ROOT, load_study_config

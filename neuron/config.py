@@ -537,6 +537,17 @@ class EvalConfig:
 
 
 @dataclass
+class EncoderConfig(OptimConfig):
+    """Encoder pre-training: :class:`OptimConfig` plus the temporal-shift gradient rule.
+
+    ``shift_grad``: ``exact`` (the derivative of the interpolation, default) or ``official``
+    (the Shift-GCN CUDA op's surrogate ``0.01 * sign``; see :func:`neuron.models.temporal_shift`).
+    """
+
+    shift_grad: Literal["exact", "official"] = "exact"
+
+
+@dataclass
 class RunConfig:
     """One run: one dataset split, one seed, every stage's parameters."""
 
@@ -544,7 +555,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     data: DataConfig = field(default_factory=DataConfig)
-    encoder: OptimConfig = field(default_factory=lambda: OptimConfig(
+    encoder: EncoderConfig = field(default_factory=lambda: EncoderConfig(
         epochs=30, batch_size=32, lr=0.1, steps=[20, 25]))
     neuron: NeuronModelConfig = field(default_factory=NeuronModelConfig)
     neuron_train: NeuronTrainConfig = field(default_factory=NeuronTrainConfig)
@@ -600,13 +611,35 @@ def load_run_config(source: str | os.PathLike | dict, overrides: dict | None = N
 
 # --------------------------------------------------------------------------- studies
 @dataclass
+class ResourcesConfig:
+    """Per-run resources of a study on a cluster (``--executor slurm``, via submitit).
+
+    ``partition`` (empty = the cluster default), ``gpus_per_node``, ``cpus_per_task``,
+    ``timeout_min`` (minutes), ``mem_gb`` (GiB).
+    """
+
+    partition: str = ""
+    gpus_per_node: int = 0
+    cpus_per_task: int = 2
+    timeout_min: int = 240
+    mem_gb: float = 16.0
+
+    def validate(self, where: str) -> None:
+        _check(self.gpus_per_node >= 0, where, "gpus_per_node must be >= 0")
+        _check(self.cpus_per_task >= 1, where, "cpus_per_task must be >= 1")
+        _check(self.timeout_min >= 1, where, "timeout_min must be >= 1")
+        _check(self.mem_gb > 0, where, "mem_gb must be > 0")
+
+
+@dataclass
 class StudyConfig:
     """A study (``params/studies/<name>.yaml``): a base run crossed with splits, seeds and a grid.
 
     ``run``: a run YAML path relative to the project root. ``splits``: ``<split name>#<index>``
     or ``<split name>`` (all its splits); empty = the base run's split. ``overrides``: run keys
     (dotted) applied to every point. ``grid``: dotted run key -> values; points are the Cartesian
-    product. ``variants``: name -> run overrides (ablations).
+    product. ``variants``: name -> run overrides (ablations). ``resources``: per-run cluster
+    resources (:class:`ResourcesConfig`, used by ``--executor slurm``).
     """
 
     name: str
@@ -618,6 +651,7 @@ class StudyConfig:
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     figures: bool = False
     description: str = ""
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
 
     def validate(self, where: str) -> None:
         _check(bool(self.seeds), where, "seeds must not be empty")

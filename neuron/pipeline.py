@@ -165,10 +165,126 @@ def render_html(nb_path: Path) -> Path:
     return html
 
 
+SHARED_STAGES = ("data", "side_info", "encoder")
+EXECUTORS = ("serial", "local", "slurm", "submitit-local", "submitit-debug")
+
+
+def _stamp_ok(run_dir: Path, stage: str, key: str) -> bool:
+    nb = NOTEBOOKS / STAGES[stage]
+    stamp = run_dir / f"{stage}.done.json"
+    want = {"key": key, "notebook": sha256_file(nb), "force": False}
+    return stamp.exists() and json.loads(stamp.read_text()) == want and (run_dir / nb.name).exists()
+
+
+def plan_study(runs: list[RunSpec], stages: list[str], runs_root: Path,
+               force: bool = False) -> list[tuple[RunSpec, list[str]]]:
+    """The stages each run still has to execute, in stage order.
+
+    A shared stage (data, side information, encoder) with the same :func:`stage_key` as an
+    earlier run's belongs to that earlier run only; a stage whose ``<stage>.done.json`` stamp
+    matches is finished (unless ``force``). Runs with nothing left are omitted, so planning a
+    finished study gives ``[]`` (what makes a rerun of an interrupted study resume it).
+    """
+    owner: set[tuple[str, str]] = set()
+    out = []
+    for r in runs:
+        todo = []
+        for stage in stages:
+            key = stage_key(stage, r.config)
+            if stage in SHARED_STAGES:
+                if (stage, key) in owner:
+                    continue
+                owner.add((stage, key))
+            if force or not _stamp_ok(runs_root / r.rel_dir, stage, key):
+                todo.append(stage)
+        if todo:
+            out.append((r, todo))
+    return out
+
+
+def run_stages(run_dir: str | Path, config: dict, stages: list[str], force: bool = False,
+               log_output: bool = False) -> str:
+    """Execute some stage notebooks of one run (in order) and stamp each; the unit of work that
+    ``--executor local|slurm`` sends to another process or cluster node. Returns ``run_dir``.
+
+    Raises:
+        NeuronError: a notebook failed.
+    """
+    run_dir = Path(run_dir)
+    for stage in stages:
+        nb = NOTEBOOKS / STAGES[stage]
+        execute_notebook(nb, run_dir, {"config": config, "run_dir": str(run_dir), "force": force,
+                                       "progress": False}, progress=False, log_output=log_output)
+        write_json(run_dir / f"{stage}.done.json",
+                   {"key": stage_key(stage, config), "notebook": sha256_file(nb), "force": False})
+    return str(run_dir)
+
+
+def _make_pool(executor: str, jobs: int, folder: Path, resources: dict):
+    """A ``concurrent.futures``-style executor: ``submit(fn, *args)`` -> future with ``result()``."""
+    if executor == "local":
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    import submitit
+
+    cluster = {"slurm": "slurm", "submitit-local": "local", "submitit-debug": "debug"}[executor]
+    ex = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=cluster)
+    params = {"timeout_min": resources["timeout_min"], "cpus_per_task": resources["cpus_per_task"],
+              "mem_gb": resources["mem_gb"], "gpus_per_node": resources["gpus_per_node"],
+              "name": "neuron"}
+    if resources.get("partition"):
+        params["slurm_partition"] = resources["partition"]
+    ex.update_parameters(**params)
+    return ex
+
+
+def _run_parallel(plan: list[tuple[RunSpec, list[str]]], runs_root: Path, executor: str, jobs: int,
+                  resources: dict, force: bool, log_output: bool, progress: bool) -> None:
+    """Two waves: (1) every run that owns a shared encoder runs its stages up to the encoder;
+    (2) every run's remaining stages. Wave 2 starts when wave 1 has finished, so runs that share
+    an encoder never train it twice (the encoder stage's file lock guards the rest)."""
+    from tqdm import tqdm
+
+    waves: list[list[tuple[RunSpec, list[str]]]] = [[], []]
+    for r, todo in plan:
+        if "encoder" in todo:
+            cut = todo.index("encoder") + 1
+            waves[0].append((r, todo[:cut]))
+            todo = todo[cut:]
+        if todo:
+            waves[1].append((r, todo))
+    pool = _make_pool(executor, jobs, runs_root / ".submitit", resources)
+    failed = []
+    interrupted = True
+    try:
+        for i, wave in enumerate(waves):
+            if not wave:
+                continue
+            futs = [(r, todo, pool.submit(run_stages, str(runs_root / r.rel_dir), r.config, todo, force,
+                                          log_output)) for r, todo in wave]
+            for r, todo, fut in tqdm(futs, desc=f"wave {i + 1}/2", unit="job", disable=not progress):
+                try:
+                    fut.result()
+                except Exception as e:  # noqa: BLE001 - reported together below
+                    failed.append(f"{r.rel_dir} ({', '.join(todo)}): {type(e).__name__}: {e}")
+            if failed:
+                break  # wave 2 depends on wave 1
+        interrupted = False
+    finally:
+        if hasattr(pool, "shutdown"):  # on Ctrl-C: drop queued runs, do not wait for them
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
+    if failed:
+        raise NeuronError(f"{len(failed)} job(s) failed; rerun the same command to resume:\n  "
+                          + "\n  ".join(failed))
+
+
 def run_study(path: str | Path, force: bool = False, runs_root: Path | None = None,
               reports_root: Path | None = None, progress: bool = True, only_stages: list[str] | None = None,
               log_output: bool = False, seeds: list[int] | None = None,
-              overrides: dict[str, Any] | None = None, points: list[str] | None = None) -> Path:
+              overrides: dict[str, Any] | None = None, points: list[str] | None = None,
+              executor: str = "serial", jobs: int = 2, resources: dict[str, Any] | None = None) -> Path:
     """Run every stage of every run of a study, then its summary. Returns the reports folder.
 
     ``points`` restricts the run to these grid points / variants (names as in the run folders,
@@ -177,6 +293,13 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
 
     ``seeds`` replaces the study's seeds and ``overrides`` (dotted run keys) is merged into its
     overrides (e.g. ``{"num_threads": 1}``); both are recorded in ``reports/<study>/study.json``.
+
+    ``executor``: ``serial`` (one process, the default), ``local`` (up to ``jobs`` runs at once,
+    each in its own process: ``concurrent.futures.ProcessPoolExecutor``), ``slurm`` (one Slurm job
+    per run through submitit, with the study's ``resources`` updated by ``resources``), or
+    ``submitit-local`` / ``submitit-debug`` (submitit's local and in-process executors, for
+    trying the cluster path on one machine). Whatever the executor, finished stages are skipped,
+    so running the same command again resumes an interrupted study.
 
     Raises:
         ConfigError: invalid study or run parameters (before anything runs).
@@ -212,8 +335,24 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
             if diff:
                 raise NeuronError(f"{man.parent}: holds outputs of different parameters "
                                   f"(differing: {', '.join(diff[:8])}); use --force to overwrite")
-    done_keys: dict[tuple[str, str], Path] = {}
     t0 = time.time()
+    if executor not in EXECUTORS:
+        raise ConfigError(f"unknown executor {executor!r}; executors: {list(EXECUTORS)}")
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be >= 1, got {jobs}")
+    if executor != "serial":
+        from neuron.config import ResourcesConfig, from_dict
+
+        res = from_dict(ResourcesConfig, {**to_dict(study.resources), **(resources or {})},
+                        f"{path}: resources")
+        plan = plan_study(runs, [s for s in STAGES if s in stages], runs_root, force)
+        if plan:
+            _run_parallel(plan, runs_root, executor, jobs, to_dict(res), force, log_output, progress)
+        if "neuron" not in stages:
+            return reports
+        summarise(study, runs_root, reports, all_runs, round(time.time() - t0, 1))
+        return reports
+    done_keys: dict[tuple[str, str], Path] = {}
     jobs = [(r, s) for r in runs for s in stages]
     bar = tqdm(jobs, desc=f"study {study.name}", unit="stage", disable=not progress)
     for r, stage in bar:

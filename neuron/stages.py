@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock
 
 from neuron.config import (PROJECT_ROOT, DatasetSpec, RunConfig, SplitSpec, data_root,
                            load_dataset_spec, load_split_spec, to_dict)
@@ -216,45 +217,56 @@ def encoder_key(cfg: RunConfig, bundle: DataBundle) -> str:
                        "window": d.window, "p": d.p_interval, "rot": d.random_rotation,
                        "min_crop": d.min_crop_frames,
                        "stream": d.stream, "val": d.val_fraction, "train": bundle.split.train.tolist(),
-                       "optim": _encoder_recipe(cfg)})[:16]
+                       "optim": _encoder_params(cfg)})[:16]
 
 
-def _encoder_recipe(cfg: RunConfig) -> dict:
-    """The encoder's training recipe for its cache key. Options added after encoders were cached
-    enter the key only when they differ from the behaviour those encoders were trained with, so
-    existing caches stay valid (a default is not a change)."""
-    recipe = to_dict(cfg.encoder)
-    if recipe.get("shift_grad") == "exact":
-        recipe.pop("shift_grad")
-    return recipe
+def _encoder_params(cfg: RunConfig) -> dict:
+    """Encoder parameters for the key; ``shift_grad`` only when not the default ``exact`` (so
+    encoders trained before the option existed keep their key)."""
+    p = to_dict(cfg.encoder)
+    if p.get("shift_grad") == "exact":
+        del p["shift_grad"]
+    return p
 
 
-def build_encoder(bundle: DataBundle, num_classes: int):
+def build_encoder(bundle: DataBundle, num_classes: int, shift_grad: str = "exact"):
     from neuron.models import ShiftGCN
 
     return ShiftGCN(num_classes=num_classes, num_point=bundle.pdata.layout.num_joints,
-                    num_person=bundle.spec.num_person)
+                    num_person=bundle.spec.num_person, shift_grad=shift_grad)
 
 
 def stage_encoder(cfg: RunConfig, bundle: DataBundle, device: torch.device, progress: bool = True,
                   stop_after: int | None = None) -> tuple[torch.nn.Module, list[dict], Path]:
     """Pre-train Shift-GCN on the seen classes (or load it when already trained).
 
-    Returns (encoder in eval mode, per-epoch history, its folder).
+    Returns (encoder in eval mode, per-epoch history, its folder). Training runs under a file
+    lock in the encoder's cache folder, so concurrent runs sharing the encoder train it once
+    (each training start is logged in ``train-events.log`` there).
     """
-    from neuron.train import pretrain_encoder, seed_everything
+    from neuron.train import seed_everything
 
     key = encoder_key(cfg, bundle)
     folder = cache_root() / "encoders" / key
+    seed_everything(cfg.seed)
+    encoder = build_encoder(bundle, len(bundle.split.seen), cfg.encoder.shift_grad).to(device)
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder / ".train.lock")):  # one process trains a shared encoder; others wait
+        return _train_or_load_encoder(cfg, bundle, encoder, device, progress, stop_after, key, folder)
+
+
+def _train_or_load_encoder(cfg, bundle, encoder, device, progress, stop_after, key, folder):
+    from neuron.train import pretrain_encoder
+
     final = folder / "encoder.pt"
     seen = bundle.split.seen
-    seed_everything(cfg.seed)
-    encoder = build_encoder(bundle, len(seen)).to(device)
     if final.exists():
         state = torch_load(final)
         encoder.load_state_dict(state["model"])
         encoder.eval()
         return encoder, list(state["history"]), folder
+    with open(folder / "train-events.log", "a") as fh:  # one line per training start (audit)
+        fh.write(f"train {key} pid={os.getpid()}\n")
     train_set = bundle.windows(cfg, bundle.split.train, True, seen)
     val_set = bundle.windows(cfg, bundle.split.val, False, seen)
     res = pretrain_encoder(encoder, train_set, val_set, cfg.encoder, cfg.seed, device,
@@ -278,13 +290,14 @@ def stage_features(cfg: RunConfig, bundle: DataBundle, encoder: torch.nn.Module,
     sp = bundle.split
     idx = np.unique(np.concatenate([sp.train, sp.val, sp.test]))
     path = enc_folder / f"features-{cfg.data.window}-{sha256_obj(idx.tolist())[:12]}.pt"
-    if path.exists():
-        feats = Features.from_state(torch_load(path))
-    else:
-        frozen = FrozenEncoder(encoder)
-        state = extract_features(frozen, bundle.windows(cfg, idx, False), device, 128, progress).to_state()
-        torch_save(state, path)
-        feats = Features.from_state(state)  # the same float16-rounded values a later run loads
+    with FileLock(str(path) + ".lock"):  # runs sharing an encoder extract its features once
+        if path.exists():
+            feats = Features.from_state(torch_load(path))
+        else:
+            frozen = FrozenEncoder(encoder)
+            state = extract_features(frozen, bundle.windows(cfg, idx, False), device, 128, progress).to_state()
+            torch_save(state, path)
+            feats = Features.from_state(state)  # the same float16-rounded values a later run loads
     feats.key = f"{enc_folder.name}/{path.name}"
     if cfg.neuron_train.views > 0:
         feats.views = augmented_views(cfg, bundle, encoder, enc_folder, device, progress)

@@ -19,8 +19,9 @@ Deviations from the original, all deliberate:
 * Temporal shift: the original CUDA op also carries a joint-axis shift ``xpos`` initialised to
   ``U(-1e-8, 1e-8)`` whose gradient is multiplied by 0, i.e. it never moves; it is omitted here.
   The original backward replaces the true gradient of the shift by ``0.01 * sign(grad)``
-  (gradient averaged over the batch); here the shift receives the exact gradient of the linear
-  interpolation (verified with ``gradcheck``).  Output length is ``ceil(T / stride)`` (equal to the
+  (gradient averaged over the batch); here the shift receives by default the exact gradient of
+  the linear interpolation (verified with ``gradcheck``); ``shift_grad="official"`` restores the
+  surrogate.  Output length is ``ceil(T / stride)`` (equal to the
   original ``T // stride`` for even ``T``; the original fails for odd ``T`` because its strided
   residual produces ``ceil(T / 2)`` frames).
 * The spatial shift works for any number of joints ``V`` (the original hard-codes 25).
@@ -28,6 +29,7 @@ Deviations from the original, all deliberate:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -84,12 +86,16 @@ def split_cube(cube: Tensor) -> tuple[Tensor, Tensor]:
 # --------------------------------------------------------------------------------------------
 
 
+SHIFT_GRADS = ("exact", "official")
+
+
 def temporal_shift(
     x: Tensor,
     shift: Tensor,
     stride: int = 1,
     time_dim: int = 2,
     channel_dim: int = 1,
+    shift_grad: str = "exact",
 ) -> Tensor:
     """Adaptive temporal shift with a learnable real-valued shift per channel (Shift-GCN Sec. 3.3).
 
@@ -106,6 +112,12 @@ def temporal_shift(
             the exact derivative of the interpolation (``x[floor(p)+1] - x[floor(p)]``).
         stride: temporal stride >= 1; the output has ``ceil(T / stride)`` frames.
         time_dim, channel_dim: positions of the time and channel axes (not 0).
+        shift_grad: ``"exact"`` (default): the shift gets the exact gradient ``g_c``;
+            ``"official"``: the surrogate of the official Shift-GCN CUDA op
+            (``kchengiva/Shift-GCN``, ``model/Temporal_shift/cuda``, ``applyShiftConstraint``):
+            ``0.01 * sign(g_c)``, and ``1e-4`` where ``g_c == 0`` (the official kernel averages the
+            per-element terms over the batch before taking the sign, which leaves the sign
+            unchanged). The input ``x`` gets its exact gradient either way.
 
     Returns:
         Tensor shaped like ``x`` with the time axis of length ``ceil(T / stride)``.
@@ -113,9 +125,11 @@ def temporal_shift(
     Raises:
         ValueError: bad stride, axes, or a ``shift`` whose length is not the channel count.
 
-    Implementation: two ``index_select`` calls over the flattened non-batch axes with an index
-    computed from ``floor(shift)`` (no Python loop over channels, no padding copy); out-of-range
-    reads are clamped and zeroed through the interpolation weights.
+    Implementation: two ``index_select`` calls over the flattened non-batch axes with clamped
+    frame indices (the frame-independent part of the index is cached per shape; only the frame
+    offsets are added per call); only the few edge frames whose reads fall outside ``[0, T)`` are
+    zeroed (no full-size mask multiply, no padding copy); combined in place
+    (``g0 + frac * (g1 - g0)``).
     """
     nd = x.dim()
     time_dim %= nd
@@ -127,8 +141,28 @@ def temporal_shift(
     C = x.shape[channel_dim]
     if shift.shape != (C,):
         raise ConfigError(f"temporal_shift: shift must have shape ({C},), got {tuple(shift.shape)}")
+    if shift_grad not in SHIFT_GRADS:
+        raise ConfigError(f"temporal_shift: shift_grad must be one of {SHIFT_GRADS}, got {shift_grad!r}")
     x = x.contiguous()
-    return _TemporalShiftFn.apply(x, shift.to(x.dtype), stride, time_dim, channel_dim)
+    return _TemporalShiftFn.apply(x, shift.to(x.dtype), stride, time_dim, channel_dim,
+                                  shift_grad == "official")
+
+
+@functools.lru_cache(maxsize=64)
+def _static_index(shape: tuple[int, ...], strides: tuple[int, ...], time_dim: int, channel_dim: int,
+                  step: int, device: str) -> Tensor:
+    """Flat (non-batch) offsets of every element of an output of ``shape`` read from a tensor with
+    ``strides``, where output frame ``t`` reads frame ``t * step`` (the shift is added later).
+    Cached: it depends only on shapes, so it is built once per layer geometry."""
+    nd = len(shape)
+    dev = torch.device(device)
+    flat = torch.zeros((), dtype=torch.long, device=dev)
+    for d in range(1, nd):
+        vs = [1] * (nd - 1)
+        vs[d - 1] = shape[d]
+        k = strides[d] * (step if d == time_dim else 1)
+        flat = flat + (torch.arange(shape[d], device=dev) * k).reshape(vs)
+    return flat.expand(shape[1:]).contiguous()
 
 
 def _flat_index(src: Tensor, shape: list[int], strides: tuple[int, ...], time_dim: int,
@@ -159,54 +193,69 @@ def _tc(a: Tensor, time_first: bool) -> Tensor:
 
 
 class _TemporalShiftFn(torch.autograd.Function):
-    """Forward: two gathers and one fused interpolation; backward: gathers only (no scatter,
-    no zero-filled buffers), the gradient w.r.t. the shift from the saved difference
-    ``x[floor(p)+1] - x[floor(p)]`` (validity-masked)."""
+    """Forward: two gathers (edge frames zeroed), one in-place interpolation; backward: gathers
+    only (no scatter, no zero-filled buffers), the gradient w.r.t. the shift from the saved
+    difference ``x[floor(p)+1] - x[floor(p)]`` (zero outside the input)."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, pos: Tensor, stride: int, time_dim: int, channel_dim: int) -> Tensor:
+    def forward(ctx, x: Tensor, pos: Tensor, stride: int, time_dim: int, channel_dim: int,
+                official: bool = False) -> Tensor:
         nd = x.dim()
         T = x.shape[time_dim]
         C = x.shape[channel_dim]
         T_out = (T - 1) // stride + 1
-        dev, dt = x.device, x.dtype
         if stride > 1:
             pos = pos + (stride - 1) / 2.0
         base = torch.floor(pos)
         frac = pos - base
         base = base.long()
-        t = torch.arange(T_out, device=dev) * stride
-        src0 = t[:, None] + base[None, :]  # (T_out, C)
-        src1 = src0 + 1
-        v0 = ((src0 >= 0) & (src0 < T)).to(dt)
-        v1 = ((src1 >= 0) & (src1 < T)).to(dt)
-        time_first = time_dim < channel_dim
+        t = torch.arange(T_out, device=x.device) * stride
+        src0 = t[:, None] + base[None, :]  # (T_out, C) frame read by tap 0; tap 1 reads src0 + 1
         out_shape = list(x.shape)
         out_shape[time_dim] = T_out
-        w_shape = [1] * nd
-        w_shape[time_dim] = T_out
-        w_shape[channel_dim] = C
-        idx0 = _flat_index(_tc(src0.clamp(0, T - 1), time_first), out_shape, x.stride(), time_dim, channel_dim)
-        idx1 = _flat_index(_tc(src1.clamp(0, T - 1), time_first), out_shape, x.stride(), time_dim, channel_dim)
+        st = x.stride()
+        time_first = time_dim < channel_dim
+        tc_shape = [1] * (nd - 1)  # (T_out, C) placed on the (time, channel) axes, batch dropped
+        tc_shape[time_dim - 1] = T_out
+        tc_shape[channel_dim - 1] = C
+        static = _static_index(tuple(out_shape), tuple(st), time_dim, channel_dim, 0, str(x.device))
         xf = x.reshape(x.shape[0], -1)
-        g0 = xf.index_select(1, idx0).view(out_shape).mul_(_tc(v0, time_first).reshape(w_shape))
-        diff = xf.index_select(1, idx1).view(out_shape).mul_(_tc(v1, time_first).reshape(w_shape)).sub_(g0)
+        taps = []
+        for k in (0, 1):  # clamped reads; the few edge frames that read outside [0, T) are zeroed
+            src = src0 + k
+            idx = (static + (_tc(src.clamp(0, T - 1), time_first) * st[time_dim]).reshape(tc_shape)).reshape(-1)
+            g = xf.index_select(1, idx).view(out_shape)
+            bad = ((src < 0) | (src >= T)).any(dim=1)  # (T_out,) frames with an outside read
+            if bool(bad.any()):
+                frames = bad.nonzero().flatten()
+                valid = ((src >= 0) & (src < T)).to(x.dtype)[frames]  # (n_bad, C)
+                w_shape = [1] * nd
+                w_shape[time_dim] = frames.numel()
+                w_shape[channel_dim] = C
+                sel = g.index_select(time_dim, frames).mul_(_tc(valid, time_first).reshape(w_shape))
+                g.index_copy_(time_dim, frames, sel)
+            taps.append(g)
+        g0, diff = taps[0], taps[1].sub_(taps[0])
         fr = frac.view([C if d == channel_dim else 1 for d in range(nd)])
-        out = torch.addcmul(g0, diff, fr)
+        out = g0.addcmul_(diff, fr)
         ctx.save_for_backward(diff, base, frac)
-        ctx.geom = (list(x.shape), stride, time_dim, channel_dim)
+        ctx.geom = (list(x.shape), stride, time_dim, channel_dim, official)
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         diff, base, frac = ctx.saved_tensors
-        in_shape, stride, time_dim, channel_dim = ctx.geom
+        in_shape, stride, time_dim, channel_dim, official = ctx.geom
         nd = len(in_shape)
         grad = grad.contiguous()
         g_x = g_pos = None
         if ctx.needs_input_grad[1]:
-            dims = [d for d in range(nd) if d != channel_dim]
-            g_pos = (grad * diff).sum(dim=dims)
+            if channel_dim == nd - 1:
+                g_pos = (grad * diff).view(-1, diff.shape[-1]).sum(0)
+            else:
+                g_pos = (grad * diff).sum(dim=[d for d in range(nd) if d != channel_dim])
+            if official:  # the official CUDA op's surrogate (applyShiftConstraint)
+                g_pos = torch.where(g_pos != 0, 0.01 * torch.sign(g_pos), torch.full_like(g_pos, 1e-4))
         if ctx.needs_input_grad[0]:
             T = in_shape[time_dim]
             C = in_shape[channel_dim]
@@ -229,23 +278,27 @@ class _TemporalShiftFn(torch.autograd.Function):
                 term = gf.index_select(1, idx).view(in_shape)
                 w = _tc(w, time_first).reshape(w_shape)
                 g_x = term.mul_(w) if g_x is None else g_x.addcmul_(term, w)
-        return g_x, g_pos, None, None, None
+        return g_x, g_pos, None, None, None, None
 
 
 class TemporalShift(nn.Module):
     """Learnable per-channel temporal shift (see :func:`temporal_shift`) for channels-last input.
 
     Input ``(B, T, V, C)``, output ``(B, ceil(T/stride), V, C)``.  The shift parameter ``(C,)`` is
-    initialised ``U(-init_scale, init_scale)`` as in Shift-GCN.
+    initialised ``U(-init_scale, init_scale)`` as in Shift-GCN; ``shift_grad`` selects its
+    gradient rule (``exact`` or ``official``, see :func:`temporal_shift`).
     """
 
-    def __init__(self, channels: int, stride: int = 1, init_scale: float = 1.0) -> None:
+    def __init__(self, channels: int, stride: int = 1, init_scale: float = 1.0, shift_grad: str = "exact") -> None:
         super().__init__()
+        if shift_grad not in SHIFT_GRADS:
+            raise ConfigError(f"TemporalShift: shift_grad must be one of {SHIFT_GRADS}, got {shift_grad!r}")
         self.stride = int(stride)
+        self.shift_grad = shift_grad
         self.shift = nn.Parameter(torch.empty(channels).uniform_(-init_scale, init_scale))
 
     def forward(self, x: Tensor) -> Tensor:
-        return temporal_shift(x, self.shift, self.stride, time_dim=1, channel_dim=3)
+        return temporal_shift(x, self.shift, self.stride, time_dim=1, channel_dim=3, shift_grad=self.shift_grad)
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,7 +392,7 @@ class ShiftGraphConv(nn.Module):
         x = _Permute.apply(x.view(B * T, V * self.out_channels), self.shift_out, self.shift_out_inv)
         x = self.bn(x).view(B, T, V, self.out_channels)
         res = x0 if self.down is None else self.down(x0)
-        return F.relu(x + res)
+        return torch.add(x, res).relu_()  # in place on the sum: one full-size allocation fewer
 
 
 class ShiftTemporalConv(nn.Module):
@@ -349,17 +402,17 @@ class ShiftTemporalConv(nn.Module):
     Input ``(B, T, V, C_in)``, output ``(B, ceil(T/stride), V, C_out)``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, shift_grad: str = "exact") -> None:
         super().__init__()
         self.bn = _ChannelBN(in_channels)
-        self.shift_in = TemporalShift(in_channels, stride=1, init_scale=1.0)
+        self.shift_in = TemporalShift(in_channels, stride=1, init_scale=1.0, shift_grad=shift_grad)
         self.linear = _linear_kaiming_fan_out(nn.Linear(in_channels, out_channels))
-        self.shift_out = TemporalShift(out_channels, stride=stride, init_scale=1.0)
+        self.shift_out = TemporalShift(out_channels, stride=stride, init_scale=1.0, shift_grad=shift_grad)
         self.bn2 = _ChannelBN(out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.shift_in(self.bn(x))
-        x = F.relu(self.linear(x))
+        x = F.relu(self.linear(x), inplace=True)
         return self.bn2(self.shift_out(x))
 
 
@@ -381,10 +434,11 @@ class _StridedProjection(nn.Module):
 class TCNGCNUnit(nn.Module):
     """One Shift-GCN block: ``relu(tcn(gcn(x)) + residual(x))`` (channels-last)."""
 
-    def __init__(self, in_channels: int, out_channels: int, num_point: int, stride: int = 1, residual: bool = True):
+    def __init__(self, in_channels: int, out_channels: int, num_point: int, stride: int = 1, residual: bool = True,
+                 shift_grad: str = "exact"):
         super().__init__()
         self.gcn = ShiftGraphConv(in_channels, out_channels, num_point)
-        self.tcn = ShiftTemporalConv(out_channels, out_channels, stride=stride)
+        self.tcn = ShiftTemporalConv(out_channels, out_channels, stride=stride, shift_grad=shift_grad)
         self.has_residual = residual
         if residual and (in_channels != out_channels or stride != 1):
             self.residual: nn.Module | None = _StridedProjection(in_channels, out_channels, stride)
@@ -394,7 +448,7 @@ class TCNGCNUnit(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         y = self.tcn(self.gcn(x))
         if self.has_residual:
-            y = y + (x if self.residual is None else self.residual(x))
+            return torch.add(y, x if self.residual is None else self.residual(x)).relu_()
         return F.relu(y)
 
 
@@ -424,6 +478,9 @@ class ShiftGCN(nn.Module):
         num_point: joints V (20 for Kinect v1 / NW-UCLA-style, 25 for NTU).
         num_person: persons M of the input (1 or 2).
         in_channels: input channels C (3 for xyz).
+        shift_grad: gradient rule of the temporal shifts: ``"exact"`` (default) or ``"official"``
+            (the Shift-GCN CUDA op's ``0.01 * sign`` surrogate; :func:`temporal_shift`). Run key
+            ``encoder.shift_grad``.
 
     ``forward(x)`` takes ``(N, C, T, V, M)`` and returns :class:`EncoderOutput`
     ``(logits (N, num_classes), pooled (N, 256), cube (N, 256, T', V))``, ``T' = ceil(T/4)``.
@@ -432,8 +489,12 @@ class ShiftGCN(nn.Module):
         ValueError: invalid sizes at construction, or an input whose C, V or M do not match.
     """
 
-    def __init__(self, num_classes: int, num_point: int, num_person: int, in_channels: int = 3) -> None:
+    def __init__(self, num_classes: int, num_point: int, num_person: int, in_channels: int = 3,
+                 shift_grad: str = "exact") -> None:
         super().__init__()
+        if shift_grad not in SHIFT_GRADS:
+            raise ConfigError(f"ShiftGCN: shift_grad must be one of {SHIFT_GRADS}, got {shift_grad!r}")
+        self.shift_grad = shift_grad
         for name, val in (("num_classes", num_classes), ("num_point", num_point), ("num_person", num_person),
                           ("in_channels", in_channels)):
             if int(val) < 1:
@@ -445,7 +506,8 @@ class ShiftGCN(nn.Module):
         self.data_bn = nn.BatchNorm1d(num_person * num_point * in_channels)
         layers = []
         for cin, cout, stride, residual in _LAYERS:
-            layers.append(TCNGCNUnit(in_channels if cin is None else cin, cout, num_point, stride, residual))
+            layers.append(TCNGCNUnit(in_channels if cin is None else cin, cout, num_point, stride, residual,
+                                     shift_grad))
         self.layers = nn.ModuleList(layers)
         self.fc = nn.Linear(FEATURE_DIM, num_classes)
         nn.init.normal_(self.fc.weight, 0.0, math.sqrt(2.0 / num_classes))
