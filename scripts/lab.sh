@@ -16,5 +16,7 @@ export JUPYTER_TOKEN  # read by jupyter_server; not on the command line (ps woul
 echo "[lab] data root: $NEURON_DATA_ROOT"
 echo "[lab] open http://127.0.0.1:$port/lab?token=$JUPYTER_TOKEN"
 echo "[lab] every notebook opens with its smoke defaults: Run > Run All Cells; stop with Ctrl-C"
-exec jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port="$port" --ServerApp.port_retries=0 \
+root=()
+[ "$(id -u)" = 0 ] && root=(--allow-root)  # containers and CI run as root
+exec jupyter lab "${root[@]}" --ServerApp.ip=127.0.0.1 --ServerApp.port="$port" --ServerApp.port_retries=0 \
   --ServerApp.root_dir="$PWD/notebooks" --no-browser "$@"
