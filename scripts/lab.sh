@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Explore interactively: JupyterLab on notebooks/ with the project's environment (.venv, set up on
 # the first call) and data root ($NEURON_DATA_ROOT, default ../shared/data when present, else ./data),
-# listening on 127.0.0.1 only, protected by a token generated for this session; prints the URL.
+# listening on 127.0.0.1 only, protected by a token generated at each start; prints the URL.
 # Usage: bash scripts/lab.sh [extra jupyter lab arguments]; NEURON_LAB_PORT picks the port (8888).
 set -euo pipefail
 cd "$(dirname "$0")/.."
