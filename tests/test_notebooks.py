@@ -59,6 +59,10 @@ def test_committed_notebook_is_clean_and_thin(path):
             tree = ast.parse("\n".join(line for line in cell.source.splitlines() if not line.startswith("%")))
             assert not [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))], path.name
     params = _params(book)  # literal values only (ast.literal_eval raises otherwise)
+    from papermill.translators import PythonTranslator  # what `papermill --help-notebook` shows
+
+    cell = next(c for c in book.cells if "parameters" in c.metadata.get("tags", []))
+    assert [p.name for p in PythonTranslator.inspect(cell)] == list(params), "papermill cannot parse a line"
     if "config" in params:
         assert params["run_file"] == "" and params["run_dir"] == ""
         assert params["config"] == yaml.safe_load((ROOT / "params/runs/smoke.yaml").read_text())
