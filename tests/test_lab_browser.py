@@ -22,6 +22,8 @@ from conftest import ROOT
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = ROOT / "runs" / "test-artifacts"
+#: the notebook in the active tab (earlier notebooks stay in the DOM, hidden, in their own tabs)
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -45,6 +47,9 @@ def lab(tmp_path_factory, data_root):
     tracker = tmp / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True)
     tracker.write_text('{"windowingMode": "none"}')  # render every cell (no virtual scrolling)
+    news = tmp / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text('{"fetchNews": "false"}')  # no news pop-up (and no request for it)
     env = {**os.environ, "JUPYTER_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
            "JUPYTER_CONFIG_DIR": str(tmp / "config"), "NEURON_DATA_ROOT": str(data_root),
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
@@ -98,39 +103,46 @@ def browser(lab):
             context.close()
 
 
+def _wait_done(page, n_code):
+    """Until every code cell shows an execution count ("[3]:", not "[*]:" or "[ ]:"), or a cell
+    failed (Run All stops there) and nothing runs any more."""
+    page.wait_for_function(
+        """([n, panel]) => { const p = [...document.querySelectorAll(panel + ' .jp-CodeCell .jp-InputPrompt')];
+                  const failed = document.querySelector(panel + ' .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
+                  return (p.length === n && p.every(e => /\\[\\d+\\]/.test(e.textContent)))
+                         || (failed && !p.some(e => e.textContent.includes('*'))); }""",
+        arg=[n_code, PANEL], timeout=300_000, polling=1000)
+
+
 @pytest.mark.parametrize("name", ["01_data", "02_side_info"])
 def test_notebook_runs_all_cells_in_jupyterlab(lab, browser, name):
     base, token, _ = lab
     page = browser.new_page()
     page.goto(f"{base}/lab/tree/{name}.ipynb?token={token}")
-    page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
+    page.wait_for_selector(f"{PANEL} .jp-CodeCell", timeout=120_000)
     n_code = sum(c.cell_type == "code" for c in nbformat.read(str(ROOT / "notebooks" / f"{name}.ipynb"), 4).cells)
-    page.wait_for_function("n => document.querySelectorAll('.jp-Notebook .jp-CodeCell').length === n",
-                           arg=n_code, timeout=120_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    page.wait_for_function("([n, panel]) => document.querySelectorAll(panel + ' .jp-CodeCell').length === n",
+                           arg=[n_code, PANEL], timeout=120_000)
+    page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    # done when every code cell shows an execution count ("[3]:", not "[*]:" or "[ ]:")
-    # done when every code cell shows an execution count ("[3]:", not "[*]:" or "[ ]:"), or when a
-    # cell failed (Run All stops there) and nothing is running any more
-    page.wait_for_function(
-        """n => { const p = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
-                  const failed = document.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]');
-                  return (p.length === n && p.every(e => /\\[\\d+\\]/.test(e.textContent)))
-                         || (failed && !p.some(e => e.textContent.includes('*'))); }""",
-        arg=n_code, timeout=400_000, polling=1000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    try:
+        _wait_done(page, n_code)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / f"lab_{name}_failed.png"))
+        raise
+    page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / f"lab_{name}.png"), full_page=True)
-    stderr = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+    stderr = page.locator(f'{PANEL} .jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
     texts = [stderr.nth(i).inner_text() for i in range(stderr.count())]
     assert texts == [], f"{name}: stderr or error output in JupyterLab: {texts[:3]}"
-    outputs = page.locator(".jp-Notebook .jp-OutputArea-output")
+    outputs = page.locator(f"{PANEL} .jp-OutputArea-output")
     assert outputs.count() >= 4
-    body = page.locator(".jp-Notebook").inner_text()
+    body = page.locator(f"{PANEL} .jp-Notebook").inner_text()
     assert "run smoke: utd_mhad split utd_mhad_smoke#0, seed 0" in body
     if name == "01_data":
-        assert "'samples'" in body and page.locator(".jp-OutputArea-output img").count() >= 3
+        assert "'samples'" in body and page.locator(f"{PANEL} .jp-OutputArea-output img").count() >= 3
     else:
-        assert "spatial [(" in body and page.locator(".jp-OutputArea-output img").count() >= 1
+        assert "spatial [(" in body and page.locator(f"{PANEL} .jp-OutputArea-output img").count() >= 1
     page.close()
