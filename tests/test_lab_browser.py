@@ -47,9 +47,6 @@ def lab(tmp_path_factory, data_root):
     tracker = tmp / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
     tracker.parent.mkdir(parents=True)
     tracker.write_text('{"windowingMode": "none"}')  # render every cell (no virtual scrolling)
-    news = tmp / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    news.parent.mkdir(parents=True)
-    news.write_text('{"fetchNews": "false"}')  # no news pop-up (and no request for it)
     env = {**os.environ, "JUPYTER_TOKEN": token, "JUPYTER_RUNTIME_DIR": str(tmp / "runtime"),
            "JUPYTER_CONFIG_DIR": str(tmp / "config"), "NEURON_DATA_ROOT": str(data_root),
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
@@ -124,8 +121,17 @@ def test_notebook_runs_all_cells_in_jupyterlab(lab, browser, name):
     page.wait_for_function("([n, panel]) => document.querySelectorAll(panel + ' .jp-CodeCell').length === n",
                            arg=[n_code, PANEL], timeout=120_000)
     page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    for attempt in range(3):  # a Run All sent while the kernel connection settles can be dropped
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(
+                "panel => [...document.querySelectorAll(panel + ' .jp-CodeCell .jp-InputPrompt')]"
+                ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))", arg=PANEL, timeout=30_000)
+            break
+        except Exception:
+            if attempt == 2:
+                raise
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
         _wait_done(page, n_code)
