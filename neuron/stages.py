@@ -855,5 +855,10 @@ def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
             fig = plot_prototype_heatmaps([q[0] for q in w], [q[0] for q in wo])
             save_figure(fig, report_dir / "temporal_prototypes_memory")
             figs["temporal_prototypes_memory"] = fig
+    if "temporal_prototypes_memory" not in figs and (report_dir / "temporal_prototypes_memory.png").exists():
+        # rebuilt without runs/ (their scores.pt): keep the figure those runs drew
+        from IPython.display import Image
+
+        figs["temporal_prototypes_memory"] = Image(filename=str(report_dir / "temporal_prototypes_memory.png"))
     files = sorted(p.name for p in report_dir.iterdir() if p.is_file() and p.suffix in (".csv", ".json"))
     return {"table": table, "files": files, "figures": figs}
