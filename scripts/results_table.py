@@ -1,6 +1,9 @@
 """Print a study's results (reports/<study>/results.json) as a Markdown table for the README.
 
-Usage: python scripts/results_table.py reports/<study> [--val]
+Usage: python scripts/results_table.py reports/<study> [--val] [--brief]
+``--val`` adds the validation metrics (the calibration twin's pseudo-unseen classes, and the
+pseudo-unseen validation folds ``valfolds`` when the runs have them); ``--brief`` keeps the honest
+protocol only.
 Numbers are copied from the study's results.json as they are (mean ± std over runs), with the
 difference to the row's reference (its 95 % bootstrap interval and verdict; "n/a" for runs without
 per-sample outcomes, "–" for rows without a reference).
@@ -32,13 +35,16 @@ def fmt_diff(rec, key):
     return f"{d:+.1f} [{ci[0]:+.1f}, {ci[1]:+.1f}] {rec[f'{key}_verdict']} vs {rec['reference']}"
 
 
-def main(folder: str, val: bool = False) -> None:
+def main(folder: str, val: bool = False, brief: bool = False) -> None:
     res = json.loads((Path(folder) / "results.json").read_text())
-    protos = ["honest", "paper"] + (["val"] if val else [])
+    has_folds = any("valfolds/zsl_top1_mean" in r for r in res["summary"])
+    protos = ["honest"] + ([] if brief else ["paper"]) + (["val"] if val else []) + \
+        (["valfolds"] if val and has_folds else [])
+    diff_protos = ["honest"] + ([] if brief else ["paper"])
     fam = "family" in res["summary"][0]
     head = ["point"] + (["splits"] if fam else []) + ["method", "runs"] + [f"{p} {c}" for p in protos for c, _ in COLS
-                                          if not (p == "val" and c not in ("ZSL top-1", "GZSL H"))]
-    head += [f"Δ {p} {c} [95% CI]" for p in ("honest", "paper") for c, _ in DIFFS]
+                                          if not (p in ("val", "valfolds") and c not in ("ZSL top-1", "GZSL H"))]
+    head += [f"Δ {p} {c} [95% CI]" for p in diff_protos for c, _ in DIFFS]
     table = {(r["point"], r.get("family"), r["method"], r["protocol"]): r for r in res.get("table", [])}
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
@@ -46,14 +52,14 @@ def main(folder: str, val: bool = False) -> None:
         cells = [row["point"]] + ([row["family"]] if fam else []) + [row["method"], str(row["n"])]
         for p in protos:
             for c, k in COLS:
-                if p == "val" and c not in ("ZSL top-1", "GZSL H"):
+                if p in ("val", "valfolds") and c not in ("ZSL top-1", "GZSL H"):
                     continue
                 cells.append(fmt(row, f"{p}/{k}"))
-        for p in ("honest", "paper"):
+        for p in diff_protos:
             rec = table.get((row["point"], row.get("family"), row["method"], p))
             cells += [fmt_diff(rec, k) for _, k in DIFFS]
         print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], "--val" in sys.argv)
+    main(sys.argv[1], "--val" in sys.argv, "--brief" in sys.argv)
