@@ -100,7 +100,10 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
         NeuronError: a checkpoint exists for different parameters (delete it or use --force), or
             the loss became NaN (naming the epoch).
     """
-    from tqdm.auto import tqdm
+    # tqdm.autonotebook: a widget bar in Jupyter, a text bar elsewhere. (Not tqdm.auto, whose
+    # asyncio wrapper calls iter() on the loader when the bar is made: a second DataLoader
+    # iterator per epoch that draws from the shuffling generator, i.e. other batches.)
+    from tqdm.autonotebook import tqdm
 
     from neuron import accel
     from neuron import distributed as dist_
@@ -321,7 +324,7 @@ def extract_features(encoder: nn.Module, dataset: Dataset, device: torch.device,
 
     Items of ``dataset`` are ``(x (3, T, V, M), dataset label)``.
     """
-    from tqdm.auto import tqdm
+    from tqdm.autonotebook import tqdm
 
     from neuron.models import split_cube
 

@@ -148,3 +148,26 @@ def test_features_take_and_state_roundtrip():
     assert torch.allclose(back.f_s, feats.f_s, atol=1e-2) and back.f_s.dtype == torch.float32
     with pytest.raises(KeyError, match="sample 999"):
         feats.take([999])
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_fit_iterates_each_epochs_loader_once(progress, monkeypatch):
+    """The progress bar must not make its own iterator of the DataLoader: a second iterator draws
+    from the seeded shuffling generator and changes the batches (and with workers, starts them)."""
+    from torch.utils.data import DataLoader
+
+    calls = []
+    orig = DataLoader.__iter__
+
+    def counting(self):
+        calls.append(1)
+        return orig(self)
+
+    monkeypatch.setattr(DataLoader, "__iter__", counting)
+    torch.manual_seed(0)
+    x, y = torch.randn(40, 4), torch.randint(0, 2, (40,))
+    model = nn.Linear(4, 2)
+    cfg = OptimConfig(epochs=3, batch_size=8, lr=0.1, steps=[2])
+    fit(model, TensorDataset(x, y), cfg, lambda m, b: nn.functional.cross_entropy(m(b[0]), b[1]), 0,
+        torch.device("cpu"), progress=progress)
+    assert len(calls) == 3
