@@ -295,11 +295,13 @@ def test_split_families(name, n_unseen):
 
 def test_studies_expand():
     paper = expand_study(config.load_study_config(ROOT / "params/studies/kinder_gator_paper.yaml"))
-    assert len(paper) == 30 and {r.config["data"]["protocol"] for r in paper} == {"cross_subject"}
+    # two side-information variants (class names, generated descriptions) x 10 splits x 3 seeds
+    assert len(paper) == 60 and {r.config["data"]["protocol"] for r in paper} == {"cross_subject"}
+    assert {r.point for r in paper} == {"class_names", "llm"}
     assert {(r.split, r.index) for r in paper} == {(s, i) for s in ("kinder_gator_48_10", "kinder_gator_53_5")
                                                    for i in range(5)}
     age = expand_study(config.load_study_config(ROOT / "params/studies/kinder_gator_cross_age.yaml"))
-    assert len(age) == 5 and {r.config["data"]["protocol"] for r in age} == {"cross_age"}
+    assert len(age) == 10 and {r.config["data"]["protocol"] for r in age} == {"cross_age"}
     utd = expand_study(config.load_study_config(ROOT / "params/studies/utd_mhad_paper.yaml"))
     assert sorted({(r.split, r.index) for r in utd}) == [(s, i) for s in ("utd_mhad_17_10", "utd_mhad_22_5")
                                                         for i in range(3)]
