@@ -505,7 +505,9 @@ def choose_on_validation(rows: Sequence[dict], metric: str, by: str = "point",
     of ``metric`` over its rows (seeds, splits); ties go to the first in sorted order. Rows of
     other methods than ``method`` (when given) are ignored. ``metric`` must be a ``val/*`` key
     (the calibration twin's pseudo-unseen validation metrics, e.g. ``val/zsl_top1``,
-    ``val/gzsl_h``), computed from training subjects only.
+    ``val/gzsl_h``) or a ``valfolds/*`` key (the pseudo-unseen validation folds,
+    ``eval.val_folds``), computed from training subjects only. ``by="method"`` chooses among the
+    methods of a run (:data:`METHODS`).
 
     Args:
         rows: result rows as :func:`neuron.pipeline.collect_results` returns them.
@@ -515,8 +517,8 @@ def choose_on_validation(rows: Sequence[dict], metric: str, by: str = "point",
     Raises:
         ValueError: ``metric`` is not a ``val/`` metric, or no row has it.
     """
-    if not metric.startswith("val/"):
-        raise ValueError(f"choose_on_validation: {metric!r} is not a validation metric (val/*); "
+    if not metric.startswith(("val/", "valfolds/")):
+        raise ValueError(f"choose_on_validation: {metric!r} is not a validation metric (val/*, valfolds/*); "
                          "choosing on test metrics is not allowed")
     groups: dict[str, list[float]] = {}
     for r in rows:

@@ -269,6 +269,9 @@ def test_choose_on_validation_uses_val_metrics_only():
         choose_on_validation(rows, "honest/gzsl_h")
     with pytest.raises(ValueError, match="no row"):
         choose_on_validation(rows, "val/zsl_top1")
+    folds = [{"point": "p", "method": m, "valfolds/zsl_top1": v, "honest/zsl_top1": 100 - v}
+             for m, v in (("neuron", 50.0), ("neuron_allrounds", 70.0), ("baseline", 60.0))]
+    assert choose_on_validation(folds, "valfolds/zsl_top1", by="method")["choice"] == "neuron_allrounds"
 
 
 def test_new_studies_expand():
