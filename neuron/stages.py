@@ -386,6 +386,37 @@ def _tensor_hash(tensors: list) -> str:
 
 
 # --------------------------------------------------------------------------- neuron + baseline
+def new_neuron(cfg: RunConfig, sem: Semantics, feats, device: torch.device):
+    """A freshly seeded :class:`neuron.models.Neuron` for the run (models and all their twins)."""
+    from neuron.models import Neuron
+    from neuron.train import seed_everything
+
+    seed_everything(cfg.seed)
+    return Neuron(text_dim=sem.dim, feat_dim=feats.f_s.shape[1], **to_dict(cfg.neuron)).to(device)
+
+
+def new_baseline(cfg: RunConfig, sem: Semantics, feats, device: torch.device):
+    """A freshly seeded :class:`neuron.models.GlobalAlignment` baseline for the run."""
+    from neuron.models import GlobalAlignment
+    from neuron.train import seed_everything
+
+    seed_everything(cfg.seed)
+    return GlobalAlignment(text_dim=sem.dim, feat_dim=feats.pooled.shape[1], hidden=cfg.baseline.hidden,
+                           logit_scale=cfg.baseline.logit_scale).to(device)
+
+
+def twin_steps(cfg: RunConfig, n_train: int, train_cfg) -> dict:
+    """``fit`` keyword for a twin trained on fewer samples than its model (``n_train`` samples):
+    as many optimiser steps per epoch as the model (``eval.twin_steps: match``), or ``{}`` (one
+    pass over the twin's samples) for ``data`` and under torchrun (single-process option)."""
+    from neuron.distributed import is_distributed
+    from neuron.train import batches_per_epoch
+
+    if cfg.eval.twin_steps == "data" or is_distributed():
+        return {}
+    return {"steps_per_epoch": batches_per_epoch(n_train, train_cfg.batch_size)}
+
+
 def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_dir: Path,
                  device: torch.device, progress: bool = True, stop_after: int | None = None,
                  force: bool = False) -> dict:
@@ -401,9 +432,7 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
     checkpoints of other parameters in ``run_dir`` are overwritten instead of refused.
     """
     from neuron import evaluate as ev
-    from neuron.models import GlobalAlignment, Neuron
-    from neuron.train import (score_baseline, score_neuron, seed_everything, train_baseline,
-                              train_neuron)
+    from neuron.train import score_baseline, score_neuron, train_baseline, train_neuron
 
     run_dir = Path(run_dir)
     split = bundle.split
@@ -414,40 +443,27 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
     f_train, f_val, f_test = feats.take(split.train), feats.take(split.val), feats.take(split.test)
     twin_mask = torch.isin(f_train.labels, torch.as_tensor(twin_seen))
     f_train_twin = f_train.subset(twin_mask)
-    ncfg = to_dict(cfg.neuron)
     rt = {**runtime(cfg), "restart": force}
     t0 = time.time()
     fp = weights_fingerprint(cfg, bundle, sem, feats, "neuron", seen)
     views = [v.take(split.train) for v in feats.views] if feats.views else None
     twin_views = [v.subset(twin_mask) for v in views] if views else None
-    from neuron.train import batches_per_epoch
-
-    def twin_steps(train_cfg):  # calibration twin: as many optimiser steps as its model
-        from neuron.distributed import is_distributed
-
-        if cfg.eval.twin_steps == "data" or is_distributed():  # torchrun: one pass (single-process option)
-            return {}
-        return {"steps_per_epoch": batches_per_epoch(len(f_train), train_cfg.batch_size)}
-
-    def new_neuron():
-        seed_everything(cfg.seed)
-        return Neuron(text_dim=sem.dim, feat_dim=feats.f_s.shape[1], **ncfg).to(device)
 
     val_classes = sorted(seen)
     results: dict = {"run": cfg.name, "seed": cfg.seed, "split": f"{cfg.data.split}#{cfg.data.split_index}",
                      "seen": seen, "unseen": unseen, "pseudo_unseen": pseudo}
     # --- Neuron
-    model = new_neuron()
+    model = new_neuron(cfg, sem, feats, device)
     hist = train_neuron(model, f_train, seen, sem.spatial, sem.temporal, cfg.neuron_train, cfg.seed,
                         device, run_dir / "neuron.ckpt", progress, fp, stop_after=stop_after,
                         views=views, **rt)
     if len(hist.history) < cfg.neuron_train.epochs:
         return {"interrupted": True, "epochs_done": len(hist.history)}
-    twin = new_neuron()
+    twin = new_neuron(cfg, sem, feats, device)
     train_neuron(twin, f_train_twin, twin_seen, sem.spatial, sem.temporal, cfg.neuron_train, cfg.seed,
                  device, run_dir / "neuron_twin.ckpt", progress,
                  weights_fingerprint(cfg, bundle, sem, feats, "neuron", twin_seen),
-                 views=twin_views, **rt, **twin_steps(cfg.neuron_train))
+                 views=twin_views, **rt, **twin_steps(cfg, len(f_train), cfg.neuron_train))
     s_test = score_neuron(model, f_test, classes, sem.spatial, sem.temporal, device)
     s_val = score_neuron(twin, f_val, val_classes, sem.spatial, sem.temporal, device)
     labels = f_test.labels.numpy()
@@ -481,20 +497,14 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
         emb = sem.class_means()
         bfp = weights_fingerprint(cfg, bundle, sem, feats, "baseline", seen)
 
-        def new_base():
-            seed_everything(cfg.seed)
-            return GlobalAlignment(text_dim=sem.dim, feat_dim=feats.pooled.shape[1],
-                                   hidden=cfg.baseline.hidden,
-                                   logit_scale=cfg.baseline.logit_scale).to(device)
-
-        base = new_base()
+        base = new_baseline(cfg, sem, feats, device)
         bh = train_baseline(base, f_train, seen, emb, cfg.baseline_train, cfg.seed, device,
                             run_dir / "baseline.ckpt", progress, bfp, **rt)
-        btwin = new_base()
+        btwin = new_baseline(cfg, sem, feats, device)
         train_baseline(btwin, f_train_twin, twin_seen, emb, cfg.baseline_train, cfg.seed, device,
                        run_dir / "baseline_twin.ckpt", progress,
                        weights_fingerprint(cfg, bundle, sem, feats, "baseline", twin_seen),
-                       **rt, **twin_steps(cfg.baseline_train))
+                       **rt, **twin_steps(cfg, len(f_train), cfg.baseline_train))
         b_test = score_baseline(base, f_test, classes, emb, device)
         b_val = score_baseline(btwin, f_val, val_classes, emb, device)
         b_full = b_test.full(b_test.fused, C)
@@ -596,18 +606,14 @@ def fold_validation(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, d
     ``neuron_fold<i>.ckpt`` / ``baseline_fold<i>.ckpt`` in ``run_dir`` resume like the others.
     """
     from neuron import evaluate as ev
-    from neuron.models import GlobalAlignment, Neuron
-    from neuron.train import (batches_per_epoch, score_baseline, score_neuron, seed_everything,
-                              train_baseline, train_neuron)
+    from neuron.train import score_baseline, score_neuron, train_baseline, train_neuron
 
     split = bundle.split
     seen = split.seen
     C = bundle.pdata.num_classes
     f_train = feats.take(split.train)
-    steps = {} if cfg.eval.twin_steps == "data" else {
-        "steps_per_epoch": batches_per_epoch(len(f_train), cfg.neuron_train.batch_size)}
-    bsteps = {} if cfg.eval.twin_steps == "data" else {
-        "steps_per_epoch": batches_per_epoch(len(f_train), cfg.baseline_train.batch_size)}
+    steps = twin_steps(cfg, len(f_train), cfg.neuron_train)
+    bsteps = twin_steps(cfg, len(f_train), cfg.baseline_train)
     hits: dict[str, list[int]] = {}
     hs: dict[str, list[float]] = {}
     train_labels = f_train.labels.numpy()  # in split.train order
@@ -617,8 +623,7 @@ def fold_validation(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, d
         eval_idx = np.concatenate([split.val, split.train[np.isin(train_labels, fold)]])
         f_eval = feats.take(eval_idx)
         y = f_eval.labels.numpy()
-        seed_everything(cfg.seed)
-        twin = Neuron(text_dim=sem.dim, feat_dim=feats.f_s.shape[1], **to_dict(cfg.neuron)).to(device)
+        twin = new_neuron(cfg, sem, feats, device)
         train_neuron(twin, f_train.subset(mask), rest, sem.spatial, sem.temporal, cfg.neuron_train,
                      cfg.seed, device, run_dir / f"neuron_fold{i}.ckpt", progress,
                      weights_fingerprint(cfg, bundle, sem, feats, "neuron", rest), **rt, **steps)
@@ -627,10 +632,7 @@ def fold_validation(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, d
         b = None
         if cfg.baseline.enabled:
             emb = sem.class_means()
-            seed_everything(cfg.seed)
-            btwin = GlobalAlignment(text_dim=sem.dim, feat_dim=feats.pooled.shape[1],
-                                    hidden=cfg.baseline.hidden,
-                                    logit_scale=cfg.baseline.logit_scale).to(device)
+            btwin = new_baseline(cfg, sem, feats, device)
             train_baseline(btwin, f_train.subset(mask), rest, emb, cfg.baseline_train, cfg.seed,
                            device, run_dir / f"baseline_fold{i}.ckpt", progress,
                            weights_fingerprint(cfg, bundle, sem, feats, "baseline", rest), **rt,

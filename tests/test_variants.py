@@ -10,15 +10,8 @@ from neuron import stages
 from neuron.evaluate import METHODS, mean_log_softmax, sample_correctness
 from neuron.train import Scores
 
-from test_protocol_fixes import C, _bundle, _cfg, _feats, _sem  # noqa: F401  (shared synthetic run)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from test_protocol_fixes import (C, _bundle, _cfg, _feats, _one_thread,  # noqa: F401  (shared
+                                 _sem)  # synthetic run; _one_thread is an autouse fixture)
 
 
 def _log_softmax(x):
