@@ -571,8 +571,9 @@ def aggregate(results: list[dict], by: Sequence[str], exclude: Sequence[str] = (
 #: Methods a run reports: the two trained models and two named evaluation variants of them
 #: (no extra training): ``neuron_allrounds`` scores with every round of both branches (mean
 #: log-softmax) instead of the final round only; ``ensemble`` is Neuron's fused score plus the
-#: global-alignment baseline's log-softmax, equal weights.
-METHODS = ("neuron", "baseline", "neuron_allrounds", "ensemble")
+#: global-alignment baseline's log-softmax, equal weights; ``ensemble_allrounds`` is
+#: ``neuron_allrounds`` plus the baseline's log-softmax, equal weights.
+METHODS = ("neuron", "baseline", "neuron_allrounds", "ensemble", "ensemble_allrounds")
 
 
 def mean_log_softmax(score_sets: Sequence[Any]) -> np.ndarray:

@@ -557,7 +557,10 @@ def variant_scores(neuron_scores, baseline_scores, cfg: RunConfig, num_classes: 
     - ``neuron_allrounds``: mean log-softmax over every round of both branches (the paper scores
       the final round only; earlier rounds score higher on small data, see the README);
     - ``ensemble`` (when the baseline is trained): Neuron's fused final-round score (mean
-      log-softmax) plus the baseline's log-softmax, averaged with equal weights.
+      log-softmax) plus the baseline's log-softmax, averaged with equal weights;
+    - ``ensemble_allrounds`` (when the baseline is trained): ``neuron_allrounds`` plus the
+      baseline's log-softmax, equal weights (the two variants that scored highest on the
+      pseudo-unseen validation folds of ``why_neuron_trails``, combined).
 
     Both :class:`neuron.train.Scores` must cover the same classes.
     """
@@ -571,8 +574,12 @@ def variant_scores(neuron_scores, baseline_scores, cfg: RunConfig, num_classes: 
         if list(baseline_scores.classes) != list(neuron_scores.classes):
             raise ValueError("variant_scores: Neuron and baseline scores cover different classes")
         fused = fused_final_round(neuron_scores.spatial, neuron_scores.temporal, cfg.neuron.fusion)
-        ens = (fused.numpy().astype(np.float64) + mean_log_softmax([baseline_scores.fused])) / 2
+        base = mean_log_softmax([baseline_scores.fused])
+        ens = (fused.numpy().astype(np.float64) + base) / 2
         out["ensemble"] = neuron_scores.full(torch.as_tensor(ens, dtype=torch.float32), num_classes)
+        ens_all = (mean_log_softmax(rounds) + base) / 2
+        out["ensemble_allrounds"] = neuron_scores.full(torch.as_tensor(ens_all, dtype=torch.float32),
+                                                       num_classes)
     return out
 
 

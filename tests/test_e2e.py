@@ -20,7 +20,7 @@ def test_smoke_study_end_to_end(data_root, tmp_path, monkeypatch):
         assert (reports / name).stat().st_size > 0, name
     res = json.loads((reports / "results.json").read_text())
     methods = {r["method"] for r in res["summary"]}
-    assert methods == {"neuron", "baseline", "neuron_allrounds", "ensemble"}  # neuron.evaluate.METHODS
+    assert methods == {"neuron", "baseline", "neuron_allrounds", "ensemble", "ensemble_allrounds"}  # neuron.evaluate.METHODS
     run = tmp_path / "runs/smoke/default/utd_mhad_smoke_0/seed0"
     man = json.loads((run / "manifest.json").read_text())
     assert man["seed"] == 0 and man["params"]["data"]["split"] == "utd_mhad_smoke"

@@ -30,6 +30,8 @@ def test_variant_scores_are_mean_log_softmaxes():
     fused = (_log_softmax(rounds["spatial"][-1]) + _log_softmax(rounds["temporal"][-1])) / 2
     assert np.allclose(out["ensemble"][:, classes], (fused + _log_softmax(b.fused)) / 2, atol=1e-5)
     assert (out["ensemble"][:, [1, 4]] < -1e3).all()  # absent classes stay out of the argmax
+    assert np.allclose(out["ensemble_allrounds"][:, classes], (allr + _log_softmax(b.fused)) / 2, atol=1e-5)
+    assert set(stages.variant_scores(s, None, _cfg(), 5)) == {"neuron_allrounds"}  # no baseline
     with pytest.raises(ValueError, match="different classes"):
         stages.variant_scores(s, Scores([0, 1, 2], b.fused), _cfg(), 5)
     with pytest.raises(ValueError, match="shapes differ"):
