@@ -3,7 +3,7 @@
     python benchmarks/run.py [--quick] [--e2e | --e2e-only] [--threads N] [--out benchmarks/results.json]
     python benchmarks/run.py --profile [--quick] [--threads N]   # top operators of a training step
     python benchmarks/run.py --ab --threads 1 --ref REV          # one-process A/B of REV's encoder vs the current
-    python benchmarks/run.py --memory                           # encoder-training peak RSS, three allocator settings
+    python benchmarks/run.py --memory                           # encoder-training peak RSS, four allocator settings
 
 Prints a table and writes JSON (``benchmarks/results.json`` and ``benchmarks/results-<date>.json``).
 All figures come from the same run:
@@ -261,22 +261,37 @@ def memory_child(trim: bool, steps: int = 8) -> dict:
         if libc is not None:
             libc.malloc_trim(0)
     r1 = resource.getrusage(resource.RUSAGE_SELF)
+    from neuron.allocator import current_allocator
+
     return {"peak_rss_mib": r1.ru_maxrss / 1024, "user_s": r1.ru_utime - r0.ru_utime,
-            "sys_s": r1.ru_stime - r0.ru_stime, "steps_timed": steps - 2}
+            "sys_s": r1.ru_stime - r0.ru_stime, "steps_timed": steps - 2,
+            "param_checksum": float(sum(p.double().sum() for p in enc.parameters())),
+            "allocator": current_allocator()}
 
 
 def bench_memory() -> list[dict]:
     """:func:`memory_child` in fresh processes: glibc defaults, ``malloc_trim`` after every step,
-    and ``MALLOC_MMAP_THRESHOLD_=4194304`` (large tensors always mmapped)."""
+    ``MALLOC_MMAP_THRESHOLD_=4194304`` (large tensors always mmapped) and tcmalloc preloaded
+    (the notebook kernels' default, :mod:`neuron.allocator`; skipped when not installed). The
+    sum of the trained parameters is printed: allocators must not change the numbers."""
+    from neuron.allocator import find_tcmalloc
+
+    settings = [("glibc default", {}, []), ("glibc, malloc_trim every step", {}, ["--trim"]),
+                ("glibc, MALLOC_MMAP_THRESHOLD_=4194304", {"MALLOC_MMAP_THRESHOLD_": "4194304"}, [])]
+    if find_tcmalloc():
+        settings.append(("tcmalloc (LD_PRELOAD, default)", {"LD_PRELOAD": find_tcmalloc()}, []))
+    else:
+        print("tcmalloc not installed (apt-get install libtcmalloc-minimal4): its row is skipped")
     rows = []
-    for name, extra, args in (("default", {}, []), ("malloc_trim every step", {}, ["--trim"]),
-                              ("MALLOC_MMAP_THRESHOLD_=4194304", {"MALLOC_MMAP_THRESHOLD_": "4194304"}, [])):
+    for name, extra, args in settings:
         env = {**os.environ, **extra, "OMP_NUM_THREADS": "1"}
+        if "LD_PRELOAD" not in extra:
+            env.pop("LD_PRELOAD", None)
         out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--memory-child", *args],
                              env=env, capture_output=True, text=True, check=True).stdout
         row = {"variant": name, **json.loads(out.strip().splitlines()[-1])}
-        print(f"{name:<34} peak RSS {row['peak_rss_mib']:6.0f} MiB; steps 3-8: user {row['user_s']:.1f} s, "
-              f"sys {row['sys_s']:.1f} s", flush=True)
+        print(f"{name:<38} peak RSS {row['peak_rss_mib']:6.0f} MiB; steps 3-8: user {row['user_s']:.1f} s, "
+              f"sys {row['sys_s']:.1f} s; parameter checksum {row['param_checksum']:.12g}", flush=True)
         rows.append(row)
     return rows
 
@@ -506,7 +521,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ab", action="store_true",
                     help="only the one-process A/B of the --ref and current encoder (CPU time per step)")
     ap.add_argument("--memory", action="store_true",
-                    help="only the encoder-training memory measurement (peak RSS, 8 steps, three allocator settings)")
+                    help="only the encoder-training memory measurement (peak RSS, 8 steps, four allocator settings)")
     ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--trim", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))

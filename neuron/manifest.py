@@ -34,7 +34,10 @@ def git_commit() -> str:
 
 
 def package_versions() -> dict[str, str]:
-    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    from neuron.allocator import current_allocator
+
+    out = {"python": sys.version.split()[0], "platform": platform.platform(),
+           "allocator": current_allocator()}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)

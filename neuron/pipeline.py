@@ -133,17 +133,21 @@ def stage_key(stage: str, config: dict) -> str:
 def execute_notebook(notebook: Path, out_dir: Path, parameters: dict, progress: bool = True,
                      log_output: bool = False) -> Path:
     """Run ``notebook`` with papermill into ``out_dir`` and render its HTML (inputs hidden).
+    The kernel runs with the allocator of :mod:`neuron.allocator` (tcmalloc when installed).
 
     Raises:
         NeuronError: the notebook failed (naming the executed copy to read).
     """
     import papermill as pm
 
+    from neuron.allocator import kernel_allocator
+
     out_dir.mkdir(parents=True, exist_ok=True)
     out_nb = out_dir / notebook.name
     try:
-        pm.execute_notebook(str(notebook), str(out_nb), parameters=parameters, cwd=str(PROJECT_ROOT),
-                            progress_bar=progress, log_output=log_output, kernel_name="python3")
+        with kernel_allocator():  # tcmalloc in the kernel when installed (neuron.allocator)
+            pm.execute_notebook(str(notebook), str(out_nb), parameters=parameters, cwd=str(PROJECT_ROOT),
+                                progress_bar=progress, log_output=log_output, kernel_name="python3")
     except pm.PapermillExecutionError as e:
         raise NeuronError(f"{notebook.name} failed: {e.ename}: {e.evalue} "
                           f"(see the executed notebook {out_nb})") from e

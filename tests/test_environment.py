@@ -7,6 +7,8 @@ import yaml
 from conftest import ROOT
 
 CONDA_NAMES = {"pytorch": "torch"}
+#: conda packages that are system libraries (no PyPI counterpart; pip users get them from apt)
+SYSTEM_LIBS = {"gperftools"}
 
 
 def _name(req: str) -> str:
@@ -23,7 +25,7 @@ def test_pyproject_and_environment_agree():
             conda |= {_name(r) for r in dep["pip"]}
         else:
             n = _name(dep)
-            if n not in ("python", "pip"):
+            if n not in ("python", "pip", *SYSTEM_LIBS):
                 conda.add(CONDA_NAMES.get(n, n))
     assert declared == conda, f"only in pyproject: {declared - conda}; only in environment.yml: {conda - declared}"
 

@@ -1,0 +1,77 @@
+"""The notebook kernels' allocator (neuron.allocator): NEURON_ALLOCATOR is validated, tcmalloc
+is preloaded into processes started inside ``kernel_allocator`` only, and the kernels that
+papermill starts for a stage really run with it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from neuron import allocator
+
+TCMALLOC = allocator.find_tcmalloc()
+needs_tcmalloc = pytest.mark.skipif(TCMALLOC is None, reason="libtcmalloc-minimal4 not installed")
+MAPS = "import pathlib; print('libtcmalloc' in pathlib.Path('/proc/self/maps').read_text())"
+
+
+def _child_has_tcmalloc() -> bool:
+    out = subprocess.run([sys.executable, "-c", MAPS], capture_output=True, text=True, check=True)
+    return out.stdout.strip() == "True"
+
+
+def test_unknown_allocator_is_an_error(monkeypatch):
+    monkeypatch.setenv("NEURON_ALLOCATOR", "jemalloc")
+    with pytest.raises(ValueError, match="NEURON_ALLOCATOR='jemalloc'"):
+        allocator.allocator_name()
+    monkeypatch.setenv("NEURON_ALLOCATOR", "System")
+    assert allocator.allocator_name() == "system"
+
+
+def test_system_allocator_preloads_nothing(monkeypatch):
+    monkeypatch.setenv("NEURON_ALLOCATOR", "system")
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    with allocator.kernel_allocator() as name:
+        assert name == "system" and "LD_PRELOAD" not in os.environ
+        assert not _child_has_tcmalloc()
+
+
+def test_missing_tcmalloc_warns_and_falls_back(monkeypatch):
+    monkeypatch.delenv("NEURON_ALLOCATOR", raising=False)
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    monkeypatch.setattr(allocator, "find_tcmalloc", lambda: None)
+    monkeypatch.setattr(allocator, "_warned", False)
+    with pytest.warns(RuntimeWarning, match="libtcmalloc-minimal4"):
+        with allocator.kernel_allocator() as name:
+            assert name == "system" and "LD_PRELOAD" not in os.environ
+
+
+@needs_tcmalloc
+def test_tcmalloc_reaches_children_inside_the_block_only(monkeypatch):
+    monkeypatch.delenv("NEURON_ALLOCATOR", raising=False)
+    monkeypatch.setenv("LD_PRELOAD", "")
+    monkeypatch.delenv("LD_PRELOAD")
+    with allocator.kernel_allocator() as name:
+        assert name == "tcmalloc" and os.environ["LD_PRELOAD"] == TCMALLOC
+        assert _child_has_tcmalloc()
+    assert "LD_PRELOAD" not in os.environ and not _child_has_tcmalloc()
+
+
+@needs_tcmalloc
+def test_stage_kernels_run_with_tcmalloc(tmp_path, monkeypatch):
+    from neuron.pipeline import execute_notebook
+
+    monkeypatch.delenv("NEURON_ALLOCATOR", raising=False)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 0", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(MAPS + "\nfrom neuron.allocator import current_allocator\n"
+                                          "print(current_allocator())")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    src = tmp_path / "probe.ipynb"
+    nbformat.write(nb, src)
+    out = execute_notebook(src, tmp_path / "out", {"x": 1}, progress=False)
+    text = "".join(o.get("text", "") for o in nbformat.read(out, 4).cells[-1].outputs)
+    assert text.split() == ["True", "tcmalloc"], text
+    assert TCMALLOC not in os.environ.get("LD_PRELOAD", "")  # the parent's environment is restored
