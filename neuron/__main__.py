@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
                             "(values parsed as YAML)")
     p_run.add_argument("--points", nargs="+", default=None, metavar="NAME",
                        help="run only these grid points / variants (the summary covers all finished runs)")
+    p_run.add_argument("--splits", nargs="+", default=None, metavar="SPLIT",
+                       help="run only these of the study's splits: family#index (e.g. "
+                            "kinder_gator_48_10#0) or a whole family (the summary covers all finished runs)")
     p_run.add_argument("--runs-root", type=Path, default=None,
                        help="folder for run outputs (default runs/); the study gets a subfolder")
     p_run.add_argument("--reports-root", type=Path, default=None,
@@ -100,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                             log_output=args.log_output, seeds=args.seeds, overrides=overrides,
                             runs_root=args.runs_root, reports_root=args.reports_root,
                             points=args.points, executor=args.executor, jobs=args.jobs,
-                            resources=resources)
+                            resources=resources, splits=args.splits)
             print(f"reports written to {out}")
         elif args.cmd == "summarise":
             from neuron.config import PROJECT_ROOT, load_study_config

@@ -286,16 +286,37 @@ def _run_parallel(plan: list[tuple[RunSpec, list[str]]], runs_root: Path, execut
                           + "\n  ".join(failed))
 
 
+def select_splits(runs: list[RunSpec], splits: list[str], study_name: str = "") -> list[RunSpec]:
+    """The runs whose split is one of ``splits`` (``family#index`` or a whole ``family``).
+
+    Raises:
+        ConfigError: a name matches none of the runs (the error lists the study's splits).
+    """
+    have = sorted({f"{r.split}#{r.index}" for r in runs}, key=lambda x: (x.split("#")[0], int(x.split("#")[1])))
+    keep = []
+    for name in splits:
+        fam, sep, idx = name.partition("#")
+        hit = [r for r in runs if r.split == fam and (not sep or idx.isdigit() and r.index == int(idx))]
+        if not hit:
+            raise ConfigError(f"study {study_name}: split {name!r} is not in the study; its splits: "
+                              f"{', '.join(have)}")
+        keep.extend(r for r in hit if r not in keep)
+    return [r for r in runs if r in keep]
+
+
 def run_study(path: str | Path, force: bool = False, runs_root: Path | None = None,
               reports_root: Path | None = None, progress: bool = True, only_stages: list[str] | None = None,
               log_output: bool = False, seeds: list[int] | None = None,
               overrides: dict[str, Any] | None = None, points: list[str] | None = None,
-              executor: str = "serial", jobs: int = 2, resources: dict[str, Any] | None = None) -> Path:
+              executor: str = "serial", jobs: int = 2, resources: dict[str, Any] | None = None,
+              splits: list[str] | None = None) -> Path:
     """Run every stage of every run of a study, then its summary. Returns the reports folder.
 
     ``points`` restricts the run to these grid points / variants (names as in the run folders,
     e.g. ``no_compression`` or ``neuron.top_k=5``); the summary still covers every finished run
-    of the study, so a variant added to a finished study costs only its own runs.
+    of the study, so a variant added to a finished study costs only its own runs. ``splits``
+    restricts it likewise to some of the study's splits, named as in study files:
+    ``kinder_gator_48_10#0`` (one split) or ``kinder_gator_48_10`` (the whole family).
 
     ``seeds`` replaces the study's seeds and ``overrides`` (dotted run keys) is merged into its
     overrides (e.g. ``{"num_threads": 1}``); both are recorded in ``reports/<study>/study.json``.
@@ -327,6 +348,8 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
         if unknown:
             raise ConfigError(f"study {study.name}: unknown point(s) {unknown}; points: {names}")
         runs = [r for r in runs if r.point in points]
+    if splits:
+        runs = select_splits(runs, splits, study.name)
     runs_root = Path(runs_root or PROJECT_ROOT / "runs") / study.name
     reports = Path(reports_root or PROJECT_ROOT / "reports") / study.name
     stages = only_stages or list(STAGES)

@@ -40,6 +40,22 @@ def test_all_splits_of_a_family(tmp_path):
         expand_study(_study(tmp_path, run="params/runs/utd_mhad_quick.yaml", splits=["utd_mhad_22_5#5"]))
 
 
+def test_select_splits_by_family_or_index(tmp_path):
+    from neuron.pipeline import select_splits
+
+    st = _study(tmp_path, run="params/runs/utd_mhad_quick.yaml", splits=["utd_mhad_22_5", "utd_mhad_17_10#2"],
+                seeds=[0, 1])
+    runs = expand_study(st)
+    one = select_splits(runs, ["utd_mhad_22_5#3"])
+    assert [(r.split, r.index, r.seed) for r in one] == [("utd_mhad_22_5", 3, 0), ("utd_mhad_22_5", 3, 1)]
+    fam = select_splits(runs, ["utd_mhad_17_10", "utd_mhad_22_5#0", "utd_mhad_22_5#0"])
+    assert [(r.split, r.index) for r in fam] == [("utd_mhad_22_5", 0)] * 2 + [("utd_mhad_17_10", 2)] * 2
+    with pytest.raises(ConfigError, match="'utd_mhad_17_10#0' is not in the study.*utd_mhad_17_10#2"):
+        select_splits(runs, ["utd_mhad_17_10#0"])
+    with pytest.raises(ConfigError, match="not in the study"):
+        select_splits(runs, ["nw_ucla_8_2"])
+
+
 def test_invalid_point_is_rejected_before_work(tmp_path):
     st = _study(tmp_path, grid={"neuron.compress_per_round": [10, 40]})
     with pytest.raises(ConfigError, match="compress_per_round=40.*leave at least one prototype"):
