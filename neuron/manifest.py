@@ -97,6 +97,9 @@ def write_manifest(run_dir: str | Path, cfg: RunConfig, extra: dict | None = Non
         "params": to_dict(cfg), "params_hash": phash, "seed": cfg.seed, "git_commit": git_commit(),
         "packages": package_versions(),
         "device": "cuda" if (cfg.device != "cpu" and torch.cuda.is_available()) else "cpu",
+        # CPU results are bit-identical for a given revision *and* thread count (reductions
+        # split over threads sum in another order), so the count in use is recorded
+        "torch_threads": torch.get_num_threads(),
         "created": (old or {}).get("created", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **((old or {}).get("extra") and {"extra": old["extra"]} or {}),

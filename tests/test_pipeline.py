@@ -82,6 +82,7 @@ def test_manifest_refuses_other_parameters(tmp_path):
     cfg = config.load_run_config(ROOT / "params/runs/smoke.yaml")
     m = write_manifest(tmp_path, cfg)
     assert m["seed"] == 0 and "torch" in m["packages"] and m["git_commit"]
+    assert m["torch_threads"] >= 1 and m["packages"]["allocator"] in ("tcmalloc", "system")
     other = config.load_run_config(ROOT / "params/runs/smoke.yaml", {"seed": 3})
     with pytest.raises(NeuronError, match="different parameters"):
         write_manifest(tmp_path, other)
