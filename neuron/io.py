@@ -55,25 +55,47 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
 
 def append_jsonl(path: str | os.PathLike, record: dict) -> None:
     """Append one JSON record as a line, flushed and fsynced (a crash loses at most this line).
+    A path ending in ``.gz`` gets the line as one more gzip member (a valid gzip stream).
 
     Readers must use :func:`read_jsonl`, which ignores a torn final line.
     """
+    import gzip
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(record, default=_json_default, ensure_ascii=False) + "\n"
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
+    data = gzip.compress(line.encode("utf-8"), mtime=0) if path.suffix == ".gz" else line.encode("utf-8")
+    with open(path, "ab") as fh:
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
 
 
+def _read_text_tolerant(path: Path) -> str:
+    """Text of ``path``, gunzipped when it ends in ``.gz``; a truncated last gzip member (an
+    interrupted append) yields what precedes it."""
+    if path.suffix != ".gz":
+        return path.read_text(encoding="utf-8")
+    import gzip
+
+    lines = []
+    with gzip.open(path, "rb") as fh:
+        try:
+            for line in fh:  # line by line, so the members before a torn one are kept
+                lines.append(line)
+        except EOFError:
+            pass
+    return b"".join(lines).decode("utf-8", errors="replace")
+
+
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Read a JSONL file written by :func:`append_jsonl`; a torn last line (a crash) is ignored."""
+    """Read a JSONL file written by :func:`append_jsonl` (plain or ``.gz``); a torn last line (a
+    crash) is ignored."""
     path = Path(path)
     if not path.exists():
         return []
     out = []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = _read_text_tolerant(path).splitlines()
     for i, line in enumerate(lines):
         if not line.strip():
             continue

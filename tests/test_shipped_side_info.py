@@ -15,6 +15,7 @@ from conftest import ROOT
 from neuron.config import load_dataset_spec
 from neuron.io import read_jsonl
 from neuron.side_info import LEVELS, load_side_info
+from neuron.side_info.generate import log_path
 
 SIDE = ROOT / "params" / "side_info"
 FOLDERS = [("utd_mhad", "utd_mhad"), ("nw_ucla", "nw_ucla"),
@@ -33,7 +34,7 @@ def test_shipped_side_info_is_complete_and_valid(folder, dataset):
 
 @pytest.mark.parametrize("folder", ["utd_mhad_smollm2", "nw_ucla_smollm2", "kinder_gator_smollm2"])
 def test_generated_side_info_matches_its_generation_log(folder):
-    log = read_jsonl(SIDE / folder / "generation_log.jsonl")
+    log = read_jsonl(log_path(SIDE / folder))
     replies: dict[tuple[str, str], str] = {}
     for r in log:
         if r.get("type") == "call":
@@ -58,7 +59,7 @@ def test_kinder_gator_side_info_is_complete_and_valid():
     """kinder_gator_smollm2 (llama.cpp backend) covers all 58 Kinder-Gator classes in class order;
     every class is valid and was finished according to its log."""
     folder = SIDE / "kinder_gator_smollm2"
-    log = read_jsonl(folder / "generation_log.jsonl")
+    log = read_jsonl(log_path(folder))
     done = {(r["class"], r["dialogue"]) for r in log if r.get("type") == "item"}
     assert done and all(r["backend"] == "LlamaCppChatBackend" and r["decoding"]["threads"] == 1
                         for r in log if r.get("type") == "item")

@@ -38,6 +38,14 @@ from neuron.side_info.store import (LEVELS, MAX_CHARS, MIN_CHARS, check_descript
 LOG_NAME = "generation_log.jsonl"
 
 
+def log_path(out_dir: str | Path) -> Path:
+    """The generation log of ``out_dir``: ``generation_log.jsonl``, or its gzipped form
+    ``generation_log.jsonl.gz`` when that exists (shipped logs over 2 MB are kept compressed;
+    a resumed run appends to whichever is there)."""
+    gz = Path(out_dir) / (LOG_NAME + ".gz")
+    return gz if gz.exists() else Path(out_dir) / LOG_NAME
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -103,7 +111,7 @@ def _log_messages(messages: list[dict]) -> list[dict]:
 def finished_items(out_dir: str | Path) -> dict[tuple[str, str], dict[str, list[str]]]:
     """``{(class, dialogue): {level: [k strings]}}`` of items finished in earlier runs."""
     done = {}
-    for rec in read_jsonl(Path(out_dir) / LOG_NAME):
+    for rec in read_jsonl(log_path(out_dir)):
         if rec.get("type") == "item":
             done[(rec["class"], rec["dialogue"])] = rec["answers"]
     return done
@@ -114,7 +122,7 @@ def provenance_records(out_dir: str | Path) -> list[dict]:
     dataset, class, dialogue, model id, backend, decoding, strategy, calls, time, finish time."""
     keep = ("dataset", "class", "dialogue", "model_id", "backend", "decoding", "strategy",
             "calls", "time_s", "finished_at")
-    return [{k: r.get(k) for k in keep} for r in read_jsonl(Path(out_dir) / LOG_NAME)
+    return [{k: r.get(k) for k in keep} for r in read_jsonl(log_path(out_dir))
             if r.get("type") == "item"]
 
 
@@ -129,7 +137,7 @@ def generate_side_info(class_names: list[str], backend: ChatBackend, out_dir: st
 
     Writes ``<out_dir>/<level>.json`` (schema ``{class: [k strings]}``, classes in
     ``class_names`` order, rewritten after every finished item) and appends to
-    ``<out_dir>/generation_log.jsonl``. Raises SideInfoError (class and level named) when a turn
+    ``<out_dir>/generation_log.jsonl`` (or its ``.gz``, :func:`log_path`). Raises SideInfoError (class and level named) when a turn
     cannot be answered validly, BackendError when the backend fails; what was finished is kept.
     ``on_error="skip"`` logs a ``failed`` record for an item whose turn raised SideInfoError and
     goes on with the next item (a rerun asks it again).
@@ -138,7 +146,7 @@ def generate_side_info(class_names: list[str], backend: ChatBackend, out_dir: st
         raise SideInfoError(f"unknown strategy {strategy!r}; expected strict or pool")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    log = out_dir / LOG_NAME
+    log = log_path(out_dir)
     done = finished_items(out_dir)
     logged_prompts = {r["sha256"] for r in read_jsonl(log) if r.get("type") == "system_prompt"}
     for dia in dialogues:
