@@ -20,7 +20,7 @@ def test_committed_reports_hold_no_machine_paths():
     assert found == {}
 
 
-@pytest.mark.parametrize("text", ["/work/main/.venv/x.py", "see /home/ana/data", "/root/.cache/hf",
+@pytest.mark.parametrize("text", ["/srv/proj/.venv/x.py", "see /home/ana/data", "/root/.cache/hf",
                                   '"/tmp/pytest-1/run"', "/usr/lib/python3/dist-packages/tqdm",
                                   "C:\\Users\\ana\\neuron", "/opt/conda/lib/python3.11/site-packages/x"])
 def test_path_check_finds_absolute_paths(text):
@@ -35,7 +35,7 @@ def test_path_check_passes_clean_text(text):
 
 
 def test_scrub_text_replaces_paths_and_keeps_numbers(tmp_path):
-    root, data = "/work/x/neuron", "/data/skel"
+    root, data = "/srv/x/neuron", "/data/skel"
     text = (f"{root}/runs/a/metrics.json 59.49367088607595 {data}/utd_mhad/a1.mat "
             f"/opt/py/lib/python3.11/site-packages/tqdm/auto.py:21: TqdmWarning {root}")
     out = scrub_text(text, root=root, data_root=data)
