@@ -278,8 +278,9 @@ def bench_memory() -> list[dict]:
 
     settings = [("glibc default", {}, []), ("glibc, malloc_trim every step", {}, ["--trim"]),
                 ("glibc, MALLOC_MMAP_THRESHOLD_=4194304", {"MALLOC_MMAP_THRESHOLD_": "4194304"}, [])]
-    if find_tcmalloc():
-        settings.append(("tcmalloc (LD_PRELOAD, default)", {"LD_PRELOAD": find_tcmalloc()}, []))
+    lib = find_tcmalloc()
+    if lib:
+        settings.append(("tcmalloc (LD_PRELOAD, default)", {"LD_PRELOAD": lib}, []))
     else:
         print("tcmalloc not installed (apt-get install libtcmalloc-minimal4): its row is skipped")
     rows = []

@@ -25,7 +25,8 @@ import warnings
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["ALLOCATORS", "allocator_name", "find_tcmalloc", "kernel_allocator"]
+__all__ = ["ALLOCATORS", "allocator_name", "current_allocator", "find_tcmalloc", "kernel_allocator",
+           "kernel_preload"]
 
 ALLOCATORS = ("tcmalloc", "system")
 _CANDIDATES = ("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
@@ -38,8 +39,8 @@ _warned = False
 def find_tcmalloc() -> str | None:
     """Path of ``libtcmalloc_minimal.so.4`` (Debian/Ubuntu ``libtcmalloc-minimal4``,
     conda-forge ``gperftools``: ``$CONDA_PREFIX/lib``), or ``None`` when it is not installed."""
-    prefixes = [os.environ.get("CONDA_PREFIX", "")]
-    for c in [*(str(Path(p) / "lib/libtcmalloc_minimal.so.4") for p in prefixes if p), *_CANDIDATES]:
+    conda = os.environ.get("CONDA_PREFIX")
+    for c in ([f"{conda}/lib/libtcmalloc_minimal.so.4"] if conda else []) + list(_CANDIDATES):
         if Path(c).is_file():
             return c
     name = ctypes.util.find_library("tcmalloc_minimal")

@@ -292,16 +292,16 @@ def select_splits(runs: list[RunSpec], splits: list[str], study_name: str = "") 
     Raises:
         ConfigError: a name matches none of the runs (the error lists the study's splits).
     """
-    have = sorted({f"{r.split}#{r.index}" for r in runs}, key=lambda x: (x.split("#")[0], int(x.split("#")[1])))
-    keep = []
+    have = sorted({(r.split, r.index) for r in runs})
+    keep: set[tuple[str, int]] = set()
     for name in splits:
         fam, sep, idx = name.partition("#")
-        hit = [r for r in runs if r.split == fam and (not sep or idx.isdigit() and r.index == int(idx))]
+        hit = {(f, i) for f, i in have if f == fam and (not sep or str(i) == idx)}
         if not hit:
             raise ConfigError(f"study {study_name}: split {name!r} is not in the study; its splits: "
-                              f"{', '.join(have)}")
-        keep.extend(r for r in hit if r not in keep)
-    return [r for r in runs if r in keep]
+                              f"{', '.join(f'{f}#{i}' for f, i in have)}")
+        keep |= hit
+    return [r for r in runs if (r.split, r.index) in keep]
 
 
 def run_study(path: str | Path, force: bool = False, runs_root: Path | None = None,

@@ -568,8 +568,8 @@ def variant_scores(neuron_scores, baseline_scores, cfg: RunConfig, num_classes: 
     from neuron.train import fused_final_round
 
     rounds = [x for b in ("spatial", "temporal") for x in (neuron_scores.rounds or {}).get(b, [])]
-    out = {"neuron_allrounds": neuron_scores.full(
-        torch.as_tensor(mean_log_softmax(rounds), dtype=torch.float32), num_classes)}
+    allrounds = mean_log_softmax(rounds)
+    out = {"neuron_allrounds": neuron_scores.full(torch.as_tensor(allrounds, dtype=torch.float32), num_classes)}
     if baseline_scores is not None:
         if list(baseline_scores.classes) != list(neuron_scores.classes):
             raise ValueError("variant_scores: Neuron and baseline scores cover different classes")
@@ -577,7 +577,7 @@ def variant_scores(neuron_scores, baseline_scores, cfg: RunConfig, num_classes: 
         base = mean_log_softmax([baseline_scores.fused])
         ens = (fused.numpy().astype(np.float64) + base) / 2
         out["ensemble"] = neuron_scores.full(torch.as_tensor(ens, dtype=torch.float32), num_classes)
-        ens_all = (mean_log_softmax(rounds) + base) / 2
+        ens_all = (allrounds + base) / 2
         out["ensemble_allrounds"] = neuron_scores.full(torch.as_tensor(ens_all, dtype=torch.float32),
                                                        num_classes)
     return out
