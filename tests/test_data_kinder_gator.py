@@ -300,6 +300,14 @@ def test_studies_expand():
     assert {r.point for r in paper} == {"class_names", "llm"}
     assert {(r.split, r.index) for r in paper} == {(s, i) for s in ("kinder_gator_48_10", "kinder_gator_53_5")
                                                    for i in range(5)}
+    chosen = expand_study(config.load_study_config(ROOT / "params/studies/kinder_gator_chosen.yaml"))
+    # the variant chosen on UTD-MHAD validation: same runs as the class-name point but class-mean targets
+    assert len(chosen) == 30 and {r.point for r in chosen} == {"class_mean"}
+    assert {(r.split, r.index, r.seed) for r in chosen} == {(r.split, r.index, r.seed) for r in paper}
+    for c in chosen:
+        assert c.config["neuron"]["alignment"] == "class_mean"
+        assert c.config["side_info"]["source"] == "class_names"
+        assert c.config["data"]["protocol"] == "cross_subject"
     age = expand_study(config.load_study_config(ROOT / "params/studies/kinder_gator_cross_age.yaml"))
     assert len(age) == 10 and {r.config["data"]["protocol"] for r in age} == {"cross_age"}
     utd = expand_study(config.load_study_config(ROOT / "params/studies/utd_mhad_paper.yaml"))
