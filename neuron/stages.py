@@ -265,8 +265,13 @@ def _train_or_load_encoder(cfg, bundle, encoder, device, progress, stop_after, k
         encoder.load_state_dict(state["model"])
         encoder.eval()
         return encoder, list(state["history"]), folder
+    ckpt = folder / "checkpoint.pt"
+    resume = torch_load(ckpt).get("epoch") if ckpt.exists() else None
     with open(folder / "train-events.log", "a") as fh:  # one line per training start (audit)
-        fh.write(f"train {key} pid={os.getpid()}\n")
+        # CPU results are bit-identical per thread count (neuron.manifest); a resumed training
+        # may mix counts, which this line makes visible (checkpoint_epoch: epochs already in a checkpoint)
+        fh.write(f"train {key} pid={os.getpid()} threads={torch.get_num_threads()} "
+                 f"checkpoint_epoch={resume or 0}\n")
     train_set = bundle.windows(cfg, bundle.split.train, True, seen)
     val_set = bundle.windows(cfg, bundle.split.val, False, seen)
     res = pretrain_encoder(encoder, train_set, val_set, cfg.encoder, cfg.seed, device,

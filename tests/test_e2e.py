@@ -59,3 +59,27 @@ def test_interrupted_neuron_stage_resumes_to_same_metrics(data_root, tmp_path, m
     resumed = stages.stage_neuron(cfg, bundle, sem, feats, tmp_path / "b", device, progress=False)
     assert resumed["neuron"] == full["neuron"]
     assert [h["loss"] for h in resumed["neuron_history"]] == [h["loss"] for h in full["neuron_history"]]
+
+
+@pytest.mark.slow
+def test_encoder_training_starts_record_threads_and_checkpoint_epoch(data_root, tmp_path, monkeypatch):
+    """Each start of an encoder training is logged with its thread count (CPU results are
+    bit-identical per count) and the epochs already in a checkpoint (a resumed training)."""
+    import torch
+
+    from neuron import stages
+    from neuron.config import load_run_config
+
+    monkeypatch.setenv("NEURON_DATA_ROOT", str(data_root))
+    monkeypatch.setenv("NEURON_CACHE", str(tmp_path / "cache"))
+    cfg = load_run_config(ROOT / "params/runs/smoke.yaml", {"encoder.epochs": 2, "encoder.warmup_epochs": 0})
+    device = stages.setup_torch(cfg)
+    torch.set_num_threads(1)
+    bundle = stages.stage_data(cfg)
+    _, hist, folder = stages.stage_encoder(cfg, bundle, device, progress=False, stop_after=1)
+    assert len(hist) == 1 and not (folder / "encoder.pt").exists()
+    _, hist, _ = stages.stage_encoder(cfg, bundle, device, progress=False)
+    assert len(hist) == 2 and (folder / "encoder.pt").exists()
+    stages.stage_encoder(cfg, bundle, device, progress=False)  # finished: loaded, not trained (no line)
+    events = [line.split()[3:] for line in (folder / "train-events.log").read_text().splitlines()]
+    assert events == [["threads=1", "checkpoint_epoch=0"], ["threads=1", "checkpoint_epoch=1"]]

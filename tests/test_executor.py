@@ -74,6 +74,7 @@ def test_local_two_processes_then_submitit_resume(tmp_path, tmp_cache, monkeypat
         m = json.loads((study_dir / point / "utd_mhad_smoke_0" / "seed0" / "metrics.json").read_text())
         assert m["neuron"]["honest/zsl_top1"] >= 0
     assert len(_train_events(tmp_cache)) == 1  # the shared encoder was trained once
+    assert _train_events(tmp_cache)[0].split()[3:] == ["threads=1", "checkpoint_epoch=0"]
     assert (study_dir / "a/utd_mhad_smoke_0/seed0/03_encoder.ipynb").exists()
     assert not (study_dir / "b/utd_mhad_smoke_0/seed0/03_encoder.ipynb").exists()
     assert json.loads((reports_root / "exec" / "study.json").read_text())["finished_runs"] == [
