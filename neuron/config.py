@@ -438,6 +438,10 @@ class NeuronModelConfig:
     # named variants (the paper configuration is the default; see neuron.models.Neuron)
     alignment: Literal["topk_mean", "unit_mean", "class_mean"] = "topk_mean"
     project_relu: bool = True
+    #: one logit scale per round instead of ``logit_scale`` (None: the same for every round)
+    round_logit_scales: list[float] | None = None
+    #: weights of the rounds' cross-entropies in the loss (None: the plain mean, official)
+    round_weights: list[float] | None = None
 
     def validate(self, where: str) -> None:
         _check(1 <= self.rounds <= 3, where, "rounds must be 1..3")
@@ -451,6 +455,25 @@ class NeuronModelConfig:
         _check(self.use_spatial or self.use_temporal, where, "both branches are off")
         _check(self.top_k >= 1, where, "top_k must be >= 1")
         _check(self.logit_scale > 0, where, "logit_scale must be > 0")
+        if self.round_logit_scales is not None:
+            _check(len(self.round_logit_scales) == self.rounds, where,
+                   f"round_logit_scales has {len(self.round_logit_scales)} entries for {self.rounds} rounds")
+            _check(all(x > 0 for x in self.round_logit_scales), where, "round_logit_scales must be > 0")
+        if self.round_weights is not None:
+            _check(len(self.round_weights) == self.rounds, where,
+                   f"round_weights has {len(self.round_weights)} entries for {self.rounds} rounds")
+            _check(all(x >= 0 for x in self.round_weights) and sum(self.round_weights) > 0, where,
+                   "round_weights must be >= 0 with a positive sum")
+
+
+#: Neuron options added after runs were committed: left out of stage keys and weight fingerprints
+#: while unset (None), so those runs keep their keys and are not re-run (see :func:`unset_dropped`)
+LATE_NEURON_KEYS = ("round_logit_scales", "round_weights")
+
+
+def unset_dropped(neuron: dict) -> dict:
+    """A resolved ``neuron`` section without the :data:`LATE_NEURON_KEYS` that are unset (None)."""
+    return {k: v for k, v in neuron.items() if not (k in LATE_NEURON_KEYS and v is None)}
 
 
 @dataclass

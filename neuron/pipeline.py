@@ -117,6 +117,10 @@ def stage_key(stage: str, config: dict) -> str:
     # an empty data.protocol (the dataset's own) is left out, so keys made before the key existed hold
     d = {k: v for k, v in config["data"].items() if not (k == "protocol" and not v)}
     config = {**config, "data": d}
+    if "neuron" in config:  # options added later are left out while unset (config.LATE_NEURON_KEYS)
+        from neuron.config import unset_dropped
+
+        config["neuron"] = unset_dropped(config["neuron"])
     data_part = {k: d[k] for k in ("dataset", "split", "split_index", "data_root", "skip_bad",
                                    "protocol") if k in d}
     if stage == "data":

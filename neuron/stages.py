@@ -371,7 +371,9 @@ def weights_fingerprint(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feat
                         "embeddings": emb},
           "precision": cfg.precision}
     if kind == "neuron":
-        fp["model"] = to_dict(cfg.neuron)
+        from neuron.config import unset_dropped
+
+        fp["model"] = unset_dropped(to_dict(cfg.neuron))  # options added later count only when set
         if cfg.neuron_train.views:
             fp["views"] = {"n": cfg.neuron_train.views, "p": d.p_interval, "rot": d.random_rotation,
                            "min_crop": d.min_crop_frames, "key": feats.views[0].key if feats.views else None}

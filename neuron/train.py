@@ -390,9 +390,11 @@ def train_neuron(model: nn.Module, feats: Features, classes: Sequence[int], spat
     else:
         data = TensorDataset(feats.f_s, feats.f_t, _targets(feats.labels, classes))
 
+    round_weights = getattr(model, "round_weights", None)  # a named variant of the loss (None: mean)
+
     def step(m, batch):
         f_s, f_t, y = batch
-        return neuron_loss(m(f_s, f_t, sp, tp), y)
+        return neuron_loss(m(f_s, f_t, sp, tp), y, round_weights)
 
     return fit(model, data, cfg, step, seed, device, checkpoint, evaluate, "neuron", fingerprint,
                progress, stop_after, **runtime)

@@ -153,6 +153,11 @@ class Neuron(nn.Module):
             round then sees the same target).
         project_relu: ``True`` (official) keeps the ReLU after the projections ``W_s``/``W_t``,
             so representations are non-negative; ``False`` (a named variant) drops it.
+        round_logit_scales: a named variant: one logit scale per round (length ``rounds``)
+            instead of ``logit_scale`` for all; ``None`` (default) = ``logit_scale`` everywhere.
+        round_weights: a named variant of the loss: non-negative weights of the rounds' cross-
+            entropies (length ``rounds``, positive sum), read by :func:`neuron_loss` through the
+            training loop; ``None`` (default, official) = the plain mean over rounds.
 
     Raises:
         ValueError (``neuron.errors.ConfigError``): rounds not in 1..3; ``windows`` length not
@@ -161,6 +166,8 @@ class Neuron(nn.Module):
         branches off; unknown fusion or a fusion naming a disabled branch; non-positive sizes.
         In ``forward``: feature or semantic shapes that do not match (wrong D, fewer levels than
         rounds, different class counts between branches, K < top_k).
+        ``round_logit_scales`` / ``round_weights`` not of length ``rounds``, non-finite,
+        non-positive scales, negative weights or weights summing to 0.
     """
 
     def __init__(
@@ -179,6 +186,8 @@ class Neuron(nn.Module):
         fusion: str = "sum_softmax",
         alignment: str = "topk_mean",
         project_relu: bool = True,
+        round_logit_scales: Sequence[float] | None = None,
+        round_weights: Sequence[float] | None = None,
     ) -> None:
         super().__init__()
         if text_dim < 1 or feat_dim < 1 or num_prototypes < 1:
@@ -211,6 +220,17 @@ class Neuron(nn.Module):
             raise ConfigError(f"Neuron: top_k must be >= 1 or None, got {top_k}")
         if alignment not in ALIGNMENTS:
             raise ConfigError(f"Neuron: alignment must be one of {ALIGNMENTS}, got {alignment!r}")
+        if round_logit_scales is not None:
+            round_logit_scales = tuple(float(x) for x in round_logit_scales)
+            if len(round_logit_scales) != rounds or not all(math.isfinite(x) and x > 0 for x in round_logit_scales):
+                raise ConfigError(f"Neuron: round_logit_scales needs {rounds} finite positive values, "
+                                  f"got {round_logit_scales}")
+        if round_weights is not None:
+            round_weights = tuple(float(x) for x in round_weights)
+            if (len(round_weights) != rounds or not all(math.isfinite(x) and x >= 0 for x in round_weights)
+                    or sum(round_weights) <= 0):
+                raise ConfigError(f"Neuron: round_weights needs {rounds} finite non-negative values with a "
+                                  f"positive sum, got {round_weights}")
 
         self.text_dim = text_dim
         self.feat_dim = feat_dim
@@ -226,6 +246,8 @@ class Neuron(nn.Module):
         self.fusion = fusion
         self.alignment = alignment
         self.project_relu = bool(project_relu)
+        self.round_logit_scales = round_logit_scales
+        self.round_weights = round_weights
 
         def project() -> nn.Sequential:
             # state-dict keys stay ``*_project.0.{weight,bias}`` with or without the ReLU
@@ -307,6 +329,10 @@ class Neuron(nn.Module):
                 raise ConfigError(f"Neuron: top_k={self.top_k} exceeds the K={s.shape[1]} descriptions of {name}[{lvl}]")
         return int(n_cls)  # type: ignore[arg-type]
 
+    def _scale(self, r: int) -> float:
+        """Logit scale of round ``r`` (0-based): ``round_logit_scales[r]`` or ``logit_scale``."""
+        return self.logit_scale if self.round_logit_scales is None else self.round_logit_scales[r]
+
     def _targets(self, spatial_sem: Sequence[Tensor], temporal_sem: Sequence[Tensor]
                  ) -> tuple[list[Tensor], list[Tensor], int | None]:
         """Per-round class targets for :func:`align_logits` under ``self.alignment``:
@@ -369,10 +395,10 @@ class Neuron(nn.Module):
         s_targets, t_targets, top_k = self._targets(spatial_sem, temporal_sem)
         if self.use_spatial:
             s_reps, s_protos = self._spatial(f_s)
-            s_logits = [align_logits(rep, s_targets[r], top_k, self.logit_scale) for r, rep in enumerate(s_reps)]
+            s_logits = [align_logits(rep, s_targets[r], top_k, self._scale(r)) for r, rep in enumerate(s_reps)]
         if self.use_temporal:
             t_reps, t_protos, t_atts = self._temporal(f_t)
-            t_logits = [align_logits(rep, t_targets[r], top_k, self.logit_scale) for r, rep in enumerate(t_reps)]
+            t_logits = [align_logits(rep, t_targets[r], top_k, self._scale(r)) for r, rep in enumerate(t_reps)]
 
         if self.fusion == "spatial":
             scores = torch.softmax(s_logits[-1], dim=1)
@@ -384,7 +410,7 @@ class Neuron(nn.Module):
         return NeuronOutput(s_logits, t_logits, scores, s_reps, t_reps, s_protos, t_protos, t_atts)
 
 
-def neuron_loss(output: NeuronOutput, target: Tensor) -> Tensor:
+def neuron_loss(output: NeuronOutput, target: Tensor, round_weights: Sequence[float] | None = None) -> Tensor:
     """Training loss (official ``main_match.py``): cross-entropy of every round's logits against the
     seen-class targets, averaged over rounds within each branch, then averaged over the enabled
     branches (``(mean_r CE_s + mean_r CE_t) / 2``; equal to the mean over all rounds of both
@@ -393,6 +419,8 @@ def neuron_loss(output: NeuronOutput, target: Tensor) -> Tensor:
     Args:
         output: :class:`NeuronOutput` of a forward pass on the seen classes.
         target: ``(N,)`` long class indices into the scored classes.
+        round_weights: optional weights of the rounds (a named variant, ``Neuron.round_weights``):
+            each branch's loss is then ``sum_r w_r CE_r / sum_r w_r`` instead of the mean.
 
     Returns:
         Scalar loss.
@@ -403,7 +431,14 @@ def neuron_loss(output: NeuronOutput, target: Tensor) -> Tensor:
     branch_losses = []
     for logits in (output.spatial_logits, output.temporal_logits):
         if logits:
-            branch_losses.append(torch.stack([F.cross_entropy(lg, target) for lg in logits]).mean())
+            ce = torch.stack([F.cross_entropy(lg, target) for lg in logits])
+            if round_weights is None:
+                branch_losses.append(ce.mean())
+            else:
+                if len(round_weights) != len(logits):
+                    raise ConfigError(f"neuron_loss: {len(round_weights)} round weights for {len(logits)} rounds")
+                w = torch.as_tensor(round_weights, dtype=ce.dtype, device=ce.device)
+                branch_losses.append((w * ce).sum() / w.sum())
     if not branch_losses:
         raise ConfigError("neuron_loss: the output holds no logits")
     return torch.stack(branch_losses).mean()
