@@ -98,8 +98,10 @@ def write_manifest(run_dir: str | Path, cfg: RunConfig, extra: dict | None = Non
         "packages": package_versions(),
         "device": "cuda" if (cfg.device != "cpu" and torch.cuda.is_available()) else "cpu",
         # CPU results are bit-identical for a given revision *and* thread count (reductions
-        # split over threads sum in another order), so the count in use is recorded
-        "torch_threads": torch.get_num_threads(),
+        # split over threads sum in another order), so the count the run uses is recorded: the
+        # run's num_threads (which stages.setup_torch applies, possibly after this is written),
+        # else torch's current count
+        "torch_threads": cfg.num_threads or torch.get_num_threads(),
         "created": (old or {}).get("created", time.strftime("%Y-%m-%dT%H:%M:%S%z")),
         "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **((old or {}).get("extra") and {"extra": old["extra"]} or {}),

@@ -88,6 +88,15 @@ def test_manifest_refuses_other_parameters(tmp_path):
         write_manifest(tmp_path, other)
     write_manifest(tmp_path, other, force=True)
     assert json.loads((tmp_path / "manifest.json").read_text())["seed"] == 3
+    # the run's num_threads is what it runs with (setup_torch applies it after the manifest)
+    one = config.load_run_config(ROOT / "params/runs/smoke.yaml", {"seed": 3, "num_threads": 1})
+    import torch
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert write_manifest(tmp_path, one)["torch_threads"] == 1
+    finally:
+        torch.set_num_threads(old)
 
 
 def test_every_shipped_study_expands():
