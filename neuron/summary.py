@@ -25,6 +25,7 @@ METRICS = (("ZSL top-1", "zsl_top1"), ("GZSL seen", "gzsl_seen"), ("GZSL unseen"
 #: Metrics whose differences the compact table shows (all four are in results.json).
 TABLE_DIFFS = (("ZSL top-1", "zsl_top1"), ("GZSL H", "gzsl_h"))
 NO_OUTCOMES = "n/a: no per-sample outcomes in these runs"
+NO_COMMON = "n/a: no split and seed in common with the reference"
 
 
 def strict_json(obj: Any) -> Any:
@@ -66,9 +67,14 @@ def method_runs(outcomes: Iterable[Mapping[str, Any]], point: str, method: str,
 
 def compare(outcomes: Sequence[Mapping[str, Any]], a: tuple[str, str], b: tuple[str, str] | None,
             protocol: str = "honest", family: str | None = None, n_boot: int = 2000,
-            seed: int = 0) -> dict | None:
+            seed: int = 0, common: bool = False) -> dict | None:
     """Paired bootstrap of ``a = (point, method)`` against ``b`` (or ``a`` alone when ``b`` is
-    None) on one protocol; ``None`` when ``a`` (or ``b``) has no per-sample outcomes.
+    None) on one protocol; ``None`` when ``a`` (or ``b``) has no per-sample outcomes, or, with
+    ``common``, when the two share no (split, seed) run.
+
+    ``common=True`` pairs the two on the (split, seed) runs both have (a study stopped part-way
+    leaves some points with fewer splits than their reference); the result's ``n_runs`` says how
+    many runs entered. With ``common=False`` the two must cover the same runs.
 
     Raises:
         ValueError: the two do not pair (other splits or test samples).
@@ -77,6 +83,10 @@ def compare(outcomes: Sequence[Mapping[str, Any]], a: tuple[str, str], b: tuple[
 
     ra = method_runs(outcomes, *a, family)
     rb = method_runs(outcomes, *b, family) if b is not None else None
+    if common and ra and rb:
+        keys = {(r["split"], r["seed"]) for r in ra} & {(r["split"], r["seed"]) for r in rb}
+        ra = [r for r in ra if (r["split"], r["seed"]) in keys]
+        rb = [r for r in rb if (r["split"], r["seed"]) in keys]
     if not ra or (b is not None and not rb):
         return None
     if any(protocol not in r["outcome"] for r in ra + (rb or [])):
@@ -149,25 +159,36 @@ def study_table(rows: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[st
                 rec[f"{k}_mean"], rec[f"{k}_std"] = mean, std
                 disp[label] = _fmt(mean, std)
             disp["runs"] = int(len(g))
-            res = None
-            # intervals only when every run of the row has per-sample outcomes
+            # intervals only when every run of the row has per-sample outcomes. The difference
+            # to the reference pairs the (split, seed) runs both have (a study stopped part-way
+            # leaves points with fewer splits than their reference); the row's own intervals and
+            # test-sample counts cover all its runs, like its mean ± std.
+            res = own = None
+            note = NO_OUTCOMES
             if outcomes and len(method_runs(outcomes, *pm, fam)) == len(g):
-                res = compare(outcomes, pm, ref, proto, fam, n_boot, seed) if ref else None
-                if res is None:  # no reference (or it lacks outcomes): this row's own intervals
-                    res = compare(outcomes, pm, None, proto, fam, n_boot, seed)
-            has_diff = res is not None and "b" in res["metrics"][METRICS[0][1]]
-            rec["n_test"] = res["n_test"] if res else None
-            rec["n_test_unseen"] = res["n_test_unseen"] if res else None
-            disp["test samples (unseen / total)"] = (f"{res['n_test_unseen']} / {res['n_test']}"
-                                                     if res else "n/a")
+                note = None
+                if ref:
+                    res = compare(outcomes, pm, ref, proto, fam, n_boot, seed, common=True)
+                    if res is None and method_runs(outcomes, *ref, fam):
+                        note = NO_COMMON
+                own = (res if res is not None and res["n_runs"][0] == len(g)
+                       else compare(outcomes, pm, None, proto, fam, n_boot, seed))
+            has_diff = res is not None
+            paired = res["n_runs"][0] if has_diff else None
+            rec["n_runs_paired"] = paired
+            partial = f" ({paired} of {len(g)} runs paired)" if has_diff and paired < len(g) else ""
+            rec["n_test"] = own["n_test"] if own else None
+            rec["n_test_unseen"] = own["n_test_unseen"] if own else None
+            disp["test samples (unseen / total)"] = (f"{own['n_test_unseen']} / {own['n_test']}"
+                                                     if own else "n/a")
             rec["reference"] = f"{ref[0]}/{ref[1]}" if ref else None
             disp["reference"] = rec["reference"] or "–"
-            rec["note"] = None if res else NO_OUTCOMES
+            rec["note"] = note
             for label, k in METRICS:
-                m = res["metrics"][k] if res else {}
-                rec[f"{k}_ci"] = m.get("a_ci")
-                rec[f"{k}_diff"] = m.get("diff") if has_diff else None
-                rec[f"{k}_diff_ci"] = m.get("diff_ci") if has_diff else None
+                rec[f"{k}_ci"] = own["metrics"][k].get("a_ci") if own else None
+                m = res["metrics"][k] if has_diff else {}
+                rec[f"{k}_diff"] = m.get("diff")
+                rec[f"{k}_diff_ci"] = m.get("diff_ci")
                 rec[f"{k}_verdict"] = (_relative(m["verdict"], f"{pm[0]}/{pm[1]}")
                                        if has_diff else None)
                 if has_diff:
@@ -183,10 +204,10 @@ def study_table(rows: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[st
                 if ref is None:
                     disp[col], disp[f"verdict {label}"] = "–", "–"
                 elif not has_diff:
-                    disp[col], disp[f"verdict {label}"] = NO_OUTCOMES, "n/a"
+                    disp[col], disp[f"verdict {label}"] = note or NO_OUTCOMES, "n/a"
                 else:
                     disp[col] = _fmt_diff(rec[f"{k}_diff"], rec[f"{k}_diff_ci"])
-                    disp[f"verdict {label}"] = rec[f"{k}_verdict"]
+                    disp[f"verdict {label}"] = rec[f"{k}_verdict"] + partial
             records.append(rec)
             display.append(disp)
     table = pd.DataFrame(display).set_index(keys + ["protocol"]) if display else pd.DataFrame()

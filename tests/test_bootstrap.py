@@ -213,6 +213,46 @@ def test_summary_table_intervals_and_strict_results_json(tmp_path):
     assert again["table"].equals(t)
 
 
+def test_summary_of_study_stopped_part_way(tmp_path):
+    """Points with fewer (or other) splits than their reference are compared on the runs both
+    have, say so, and never stop the summary; bootstrap_compare itself still refuses to pair."""
+    from neuron.pipeline import collect_outcomes, collect_results
+    from neuron.stages import summarise_study
+    from neuron.summary import NO_COMMON, compare
+
+    study = tmp_path / "runs"
+    rng = np.random.default_rng(3)
+    ys = [np.random.default_rng(s).integers(0, 5, 60) for s in range(3)]
+    for point, runs in {"neuron": [(0, 0), (0, 1), (1, 0), (1, 1)],   # the reference point
+                        "part": [(0, 0)],                             # stopped after one run
+                        "more": [(0, 0), (1, 0), (2, 0)],            # a split the reference lacks
+                        "other": [(2, 0)]}.items():                   # nothing in common
+        for s, seed in runs:
+            _metrics_json(study / point / f"toy_{s}" / f"seed{seed}", f"toy#{s}", seed, ys[s],
+                          rng.random(60) < 0.9, rng.random(60) < 0.3)
+    outcomes = collect_outcomes(study)
+    with pytest.raises(ValueError, match="do not pair"):
+        compare(outcomes, ("part", "neuron"), ("neuron", "neuron"))
+    r = compare(outcomes, ("part", "neuron"), ("neuron", "neuron"), common=True)
+    assert r["n_runs"] == [1, 1] and r["n_splits"] == 1
+    out = summarise_study(collect_results(study), tmp_path / "rep", "toy", study, n_boot=200)
+    t = out["table"]
+    part = t.loc[("part", "neuron", "honest")]
+    assert part["runs"] == 1 and part["reference"] == "neuron/neuron"
+    assert re.fullmatch(r"[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\]", part["Δ ZSL top-1 [95% CI]"])
+    assert "paired" not in part["verdict ZSL top-1"]          # all of its runs are paired
+    more = t.loc[("more", "neuron", "honest")]
+    assert more["verdict GZSL H"].endswith("(2 of 3 runs paired)")
+    assert more["test samples (unseen / total)"].endswith("/ 180")   # own counts: all 3 splits
+    other = t.loc[("other", "neuron", "honest")]
+    assert other["Δ ZSL top-1 [95% CI]"] == NO_COMMON and other["verdict ZSL top-1"] == "n/a"
+    res = _strict((tmp_path / "rep" / "results.json").read_text())
+    rec = {(r["point"], r["method"], r["protocol"]): r for r in res["table"]}
+    assert rec[("more", "neuron", "honest")]["n_runs_paired"] == 2
+    assert rec[("other", "neuron", "honest")]["note"] == NO_COMMON
+    assert rec[("other", "neuron", "honest")]["zsl_top1_ci"] is not None   # its own interval
+
+
 @pytest.mark.parametrize("study", ["ablations", "utd_mhad_paper"])
 def test_summary_of_committed_report_without_outcomes(study, tmp_path):
     from neuron.pipeline import collect_results
