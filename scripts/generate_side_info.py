@@ -117,19 +117,8 @@ def main(argv=None) -> int:
                        on_error="skip" if a.skip_failed else "raise", progress=lambda s: print(f"[{time.time() - t0:7.1f}s] {s}",
                                                                     flush=True))
     if a.provenance:
-        from neuron.io import write_text
-        from neuron.side_info.generate import provenance_records
-        import json
-
-        recs = {}
-        prov = Path(a.provenance)
-        if prov.exists():
-            for line in prov.read_text(encoding="utf-8").splitlines():
-                r = json.loads(line)
-                recs[(r["dataset"], r["class"], r["dialogue"])] = r
-        for r in provenance_records(a.out):
-            recs[(r["dataset"], r["class"], r["dialogue"])] = r
-        write_text(prov, "".join(json.dumps(r) + "\n" for r in recs.values()))
+        from neuron.side_info.generate import update_provenance
+        update_provenance(a.provenance, a.out)
     print(f"done: {len(classes)} classes in {time.time() - t0:.1f} s -> {a.out}", flush=True)
     return 0
 

@@ -19,7 +19,8 @@ from neuron.side_info.generate import log_path
 
 SIDE = ROOT / "params" / "side_info"
 FOLDERS = [("utd_mhad", "utd_mhad"), ("nw_ucla", "nw_ucla"),
-           ("utd_mhad_smollm2", "utd_mhad"), ("nw_ucla_smollm2", "nw_ucla")]
+           ("utd_mhad_smollm2", "utd_mhad"), ("nw_ucla_smollm2", "nw_ucla"),
+           ("utd_mhad_smollm2_llamacpp", "utd_mhad")]
 
 
 @pytest.mark.parametrize("folder,dataset", FOLDERS)
@@ -32,7 +33,8 @@ def test_shipped_side_info_is_complete_and_valid(folder, dataset):
         assert all(len(v) == 10 for v in info[level].values())
 
 
-@pytest.mark.parametrize("folder", ["utd_mhad_smollm2", "nw_ucla_smollm2", "kinder_gator_smollm2"])
+@pytest.mark.parametrize("folder", ["utd_mhad_smollm2", "nw_ucla_smollm2", "kinder_gator_smollm2",
+                                    "utd_mhad_smollm2_llamacpp"])
 def test_generated_side_info_matches_its_generation_log(folder):
     log = read_jsonl(log_path(SIDE / folder))
     replies: dict[tuple[str, str], str] = {}
@@ -55,16 +57,18 @@ def test_generated_side_info_matches_its_generation_log(folder):
     assert checked > 0
 
 
-def test_kinder_gator_side_info_is_complete_and_valid():
-    """kinder_gator_smollm2 (llama.cpp backend) covers all 58 Kinder-Gator classes in class order;
-    every class is valid and was finished according to its log."""
-    folder = SIDE / "kinder_gator_smollm2"
+@pytest.mark.parametrize("folder,dataset", [("kinder_gator_smollm2", "kinder_gator"),
+                                            ("utd_mhad_smollm2_llamacpp", "utd_mhad")])
+def test_llamacpp_side_info_is_complete_and_valid(folder, dataset):
+    """The llama.cpp-backend sets cover every class of their dataset in class order, made on one
+    thread; every class is valid and was finished according to its log."""
+    folder = SIDE / folder
     log = read_jsonl(log_path(folder))
     done = {(r["class"], r["dialogue"]) for r in log if r.get("type") == "item"}
     assert done and all(r["backend"] == "LlamaCppChatBackend" and r["decoding"]["threads"] == 1
                         for r in log if r.get("type") == "item")
-    spec = ROOT / "params" / "datasets" / "kinder_gator.yaml"
-    all_names = load_dataset_spec("kinder_gator").class_names if spec.exists() else None
+    spec = ROOT / "params" / "datasets" / f"{dataset}.yaml"
+    all_names = load_dataset_spec(dataset).class_names if spec.exists() else None
     for level in LEVELS:
         names = list(json.loads((folder / f"{level}.json").read_text(encoding="utf-8")))
         dialogue = "spatial" if level.startswith("spatial") else "temporal"

@@ -325,3 +325,35 @@ def test_paper_descriptions_load_and_embed_with_minilm(ds, dataset, tmp_path, mo
     side = load_side_info(SEM / ds, names, k=10)
     emb = embed_side_info(side, names, get_text_encoder("all-MiniLM-L6-v2"), tmp_path / "cache")
     assert [tuple(t.shape) for t in emb.spatial + emb.temporal] == [(4, 10, 384)] * 6
+
+
+def test_provenance_keeps_every_set_of_a_dataset(tmp_path):
+    """Two side-information sets of the same dataset (e.g. transformers and llama.cpp backends)
+    both keep their provenance; a resumed set replaces only its own records."""
+    import json
+
+    from neuron.io import append_jsonl
+    from neuron.side_info.generate import log_path, update_provenance
+
+    def item(folder, backend, calls):
+        append_jsonl(log_path(tmp_path / folder), {
+            "type": "item", "dataset": "utd_mhad", "class": "wave", "dialogue": "spatial",
+            "model_id": "m", "backend": backend, "decoding": {}, "strategy": "pool",
+            "calls": calls, "time_s": 1.0, "finished_at": "t", "answers": {"spatial_cg": ["x"]}})
+
+    prov = tmp_path / "provenance.jsonl"
+    prov.write_text(json.dumps({"dataset": "nw_ucla", "class": "old", "dialogue": "spatial"}) + "\n")
+    item("set_a", "TransformersChatBackend", 3)
+    item("set_b", "LlamaCppChatBackend", 5)
+    assert update_provenance(prov, tmp_path / "set_a") == 2
+    assert update_provenance(prov, tmp_path / "set_b") == 3
+    item("set_b", "LlamaCppChatBackend", 7)            # the set resumed: its record is replaced
+    assert update_provenance(prov, tmp_path / "set_b") == 3
+    recs = [json.loads(line) for line in prov.read_text().splitlines()]
+    by_folder = {r.get("folder"): r for r in recs}
+    assert by_folder["set_a"]["backend"] == "TransformersChatBackend"
+    assert by_folder["set_b"]["calls"] == 7 and "answers" not in by_folder["set_b"]
+    assert by_folder[None]["class"] == "old"              # a record without a folder is kept
+    prov.write_text("not json\n")
+    with pytest.raises(ValueError, match="provenance.jsonl, line 1"):
+        update_provenance(prov, tmp_path / "set_a")

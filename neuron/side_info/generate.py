@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable
 
 from neuron.errors import SideInfoError
-from neuron.io import append_jsonl, read_jsonl, write_json
+from neuron.io import append_jsonl, read_jsonl, write_json, write_text
 from neuron.side_info.backends import ChatBackend
 from neuron.side_info.prompts import DIALOGUES, build_messages, reask_message, system_prompt
 from neuron.side_info.store import (LEVELS, MAX_CHARS, MIN_CHARS, check_description, normalise,
@@ -119,11 +119,40 @@ def finished_items(out_dir: str | Path) -> dict[tuple[str, str], dict[str, list[
 
 def provenance_records(out_dir: str | Path) -> list[dict]:
     """One record per finished (class, dialogue) of ``out_dir``'s log, answers left out:
-    dataset, class, dialogue, model id, backend, decoding, strategy, calls, time, finish time."""
+    folder (the side-information set's folder name), dataset, class, dialogue, model id, backend,
+    decoding, strategy, calls, time, finish time."""
     keep = ("dataset", "class", "dialogue", "model_id", "backend", "decoding", "strategy",
             "calls", "time_s", "finished_at")
-    return [{k: r.get(k) for k in keep} for r in read_jsonl(log_path(out_dir))
+    folder = Path(out_dir).name
+    return [{"folder": folder, **{k: r.get(k) for k in keep}} for r in read_jsonl(log_path(out_dir))
             if r.get("type") == "item"]
+
+
+def update_provenance(prov_file: str | Path, out_dir: str | Path) -> int:
+    """Merge the finished items of ``out_dir`` into the JSONL file ``prov_file``; return its count.
+
+    Records are keyed by (folder, dataset, class, dialogue): a set's records replace only that
+    set's earlier records (a resumed run), never another set's of the same dataset. Records
+    written before the ``folder`` key existed are kept as they are. Raises ValueError naming the
+    file and line for a line that is not a JSON object.
+    """
+    prov = Path(prov_file)
+    recs: dict[tuple, dict] = {}
+    if prov.exists():
+        for i, line in enumerate(prov.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{prov}, line {i}: not JSON ({e})") from None
+            if not isinstance(r, dict):
+                raise ValueError(f"{prov}, line {i}: expected a JSON object")
+            recs[(r.get("folder"), r.get("dataset"), r.get("class"), r.get("dialogue"))] = r
+    for r in provenance_records(out_dir):
+        recs[(r["folder"], r["dataset"], r["class"], r["dialogue"])] = r
+    write_text(prov, "".join(json.dumps(r) + "\n" for r in recs.values()))
+    return len(recs)
 
 
 def generate_side_info(class_names: list[str], backend: ChatBackend, out_dir: str | Path,
