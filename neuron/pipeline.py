@@ -417,6 +417,10 @@ def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[Run
 
     Also used on its own (``python -m neuron summarise``) for a study that was stopped early:
     ``study.json`` then lists the runs found finished next to those the study expands into.
+    Runs already in the committed report (``reports/results.json``, ``outcomes.json``) but not
+    under ``runs_root`` are kept in the new summary, so a study can be continued split by split
+    on machines that do not share ``runs/``; a run under ``runs_root`` replaces its committed
+    record. Delete the report folder to summarise ``runs_root`` alone.
     When ``runs_root`` holds no finished run but ``reports`` has a ``results.json``, the report
     is rebuilt from its own committed files (rows, ``outcomes.json``) without ``runs/``.
     Every file of ``reports`` is then scrubbed of machine paths and ``reports/../index.html``
@@ -436,6 +440,10 @@ def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[Run
             if html.exists():
                 shutil.copy(html, reports / html.name)
     finished = [str(r.rel_dir) for r in runs if (runs_root / r.rel_dir / "metrics.json").exists()]
+    # runs kept from the committed report (collect_results(committed=...)) count as finished too
+    summarised = {f"{p}/{sp.replace('#', '_')}/seed{sd}" for p, sp, sd in
+                  map(_run_key, json.loads((reports / "results.json").read_text())["runs"])}
+    finished += sorted(summarised - set(finished))
     write_json(reports / "study.json", {"study": study.name, "runs": len(runs),
                                         "finished_runs": finished, "seconds": seconds,
                                         "written": time.strftime("%Y-%m-%d"),
@@ -460,12 +468,33 @@ def _rebuild_report(study: StudyConfig, reports: Path) -> Path:
     return reports
 
 
-def collect_results(study_dir: str | Path) -> list[dict]:
+def _run_key(record: dict) -> tuple[str, str, int]:
+    """(point, split, seed) of a result row or outcome record."""
+    return str(record["point"]), str(record["split"]), int(record["seed"])
+
+
+def _merge_committed(found: list[dict], committed: list[dict]) -> list[dict]:
+    """``found`` plus the ``committed`` records of runs not in ``found``, ordered by run."""
+    have = {_run_key(r) for r in found}
+    extra = [r for r in committed if _run_key(r) not in have]
+    if not extra:
+        return found
+    return sorted(found + extra, key=_run_key)  # stable: method order within a run is kept
+
+
+def _same_dir(a: Path, b: str | Path | None) -> bool:
+    return b is not None and Path(a).resolve() == Path(b).resolve()
+
+
+def collect_results(study_dir: str | Path, committed: str | Path | None = None) -> list[dict]:
     """Every ``metrics.json`` under a study folder as flat rows: one per run and method.
 
     Row keys: ``point``, ``split``, ``seed``, ``method`` (neuron / baseline) and the metrics
     (``honest/zsl_top1``, ``paper/gzsl_h``, ...). A report folder (no runs, a ``results.json``)
-    gives the rows it was made from (its ``runs`` field).
+    gives the rows it was made from (its ``runs`` field). ``committed``: a report folder whose
+    rows are added for every run (point, split, seed) not found under ``study_dir``, so a study
+    continued on a machine without the earlier ``runs/`` keeps its committed runs; a run found
+    under ``study_dir`` replaces its committed rows.
     """
     rows = []
     study_dir = Path(study_dir)
@@ -483,18 +512,26 @@ def collect_results(study_dir: str | Path) -> list[dict]:
                         row[f"compactness/{b}_r{i + 1}"] = v
             rows.append(row)
     if not rows and (study_dir / "results.json").exists():  # a report folder: its committed rows
-        rows = [{k: v for k, v in r.items() if k != "family"}
-                for r in json.loads((study_dir / "results.json").read_text())["runs"]]
+        rows = _committed_rows(study_dir)
+    if committed is not None and not _same_dir(study_dir, committed) \
+            and (Path(committed) / "results.json").exists():
+        rows = _merge_committed(rows, _committed_rows(Path(committed)))
     return rows
 
 
-def collect_outcomes(study_dir: str | Path) -> list[dict]:
+def _committed_rows(report_dir: Path) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "family"}
+            for r in json.loads((report_dir / "results.json").read_text())["runs"]]
+
+
+def collect_outcomes(study_dir: str | Path, committed: str | Path | None = None) -> list[dict]:
     """Per-sample outcomes of every finished run under a study folder, one record per run.
 
     Record keys: ``point``, ``split``, ``seed``, ``seen``, ``unseen``, ``labels`` (test labels),
     ``test_sha`` (hash of the test sample indices) and ``methods`` (``{"neuron": ..., "baseline":
     ...}``, :func:`neuron.evaluate.per_sample_predictions` dicts). Runs written before outcomes
-    were recorded are left out. A report folder (no runs, an ``outcomes.json``) gives its records.
+    were recorded are left out. A report folder (no runs, an ``outcomes.json``) gives its records;
+    ``committed`` adds a report folder's records as :func:`collect_results` does.
     """
     study_dir = Path(study_dir)
     out = []
@@ -510,6 +547,9 @@ def collect_outcomes(study_dir: str | Path) -> list[dict]:
     if not out and not any(study_dir.glob("*/*/seed*/metrics.json")) \
             and (study_dir / "outcomes.json").exists():
         out = json.loads((study_dir / "outcomes.json").read_text())["runs"]
+    if committed is not None and not _same_dir(study_dir, committed) \
+            and (Path(committed) / "outcomes.json").exists():
+        out = _merge_committed(out, json.loads((Path(committed) / "outcomes.json").read_text())["runs"])
     return out
 
 

@@ -253,6 +253,34 @@ def test_summary_of_study_stopped_part_way(tmp_path):
     assert rec[("other", "neuron", "honest")]["zsl_top1_ci"] is not None   # its own interval
 
 
+def test_summary_keeps_committed_runs_not_on_this_machine(tmp_path):
+    """A study continued where the earlier runs/ is gone: the committed report's runs stay in
+    the new summary, a run found again under runs/ replaces its committed record."""
+    from neuron.pipeline import collect_outcomes, collect_results
+    from neuron.stages import summarise_study
+
+    _fake_study(tmp_path / "old")                     # toy#0, toy#1 x seeds 0, 1: committed
+    rep = tmp_path / "rep"
+    summarise_study(collect_results(tmp_path / "old"), rep, "toy", tmp_path / "old", n_boot=100)
+    new = tmp_path / "new"                            # another machine: toy#1 seed 1 again, toy#2
+    y = np.random.default_rng(1).integers(0, 5, 60)
+    _metrics_json(new / "default" / "toy_1" / "seed1", "toy#1", 1, y,
+                  np.zeros(60, bool), np.zeros(60, bool))
+    _metrics_json(new / "default" / "toy_2" / "seed0", "toy#2", 0, y,
+                  np.ones(60, bool), np.ones(60, bool))
+    assert len(collect_results(new)) == 4             # alone: only what is under runs/
+    rows = collect_results(new, committed=rep)
+    outcomes = collect_outcomes(new, committed=rep)
+    runs = [(r["split"], r["seed"]) for r in rows if r["method"] == "neuron"]
+    assert runs == [("toy#0", 0), ("toy#0", 1), ("toy#1", 0), ("toy#1", 1), ("toy#2", 0)]
+    assert [(o["split"], o["seed"]) for o in outcomes] == runs
+    replaced = next(r for r in rows if (r["split"], r["seed"], r["method"]) == ("toy#1", 1, "neuron"))
+    assert replaced["honest/zsl_top1"] == 0.0         # the new run, not the committed one
+    assert collect_results(rep, committed=rep) == collect_results(rep)   # no double counting
+    out = summarise_study(rows, rep, "toy", new, outcomes=outcomes, n_boot=100)
+    assert out["table"].loc[("default", "neuron", "honest")]["runs"] == 5
+
+
 @pytest.mark.parametrize("study", ["ablations", "utd_mhad_paper"])
 def test_summary_of_committed_report_without_outcomes(study, tmp_path):
     from neuron.pipeline import collect_results
