@@ -111,6 +111,17 @@ def _wait_done(page, n_code):
         arg=[n_code, PANEL], timeout=300_000, polling=1000)
 
 
+def _accept_kernel_dialog(page):
+    """Run All on a loaded machine can reach the notebook before its kernel session is connected;
+    JupyterLab then asks which kernel to start. Take its proposal (this environment's kernel)."""
+    try:
+        page.wait_for_selector(".jp-Dialog", timeout=3_000)
+    except Exception:
+        return
+    if "Select Kernel" in page.locator(".jp-Dialog").first.inner_text():
+        page.locator(".jp-Dialog .jp-mod-accept").first.click()
+
+
 @pytest.mark.parametrize("name", ["01_data", "02_side_info"])
 def test_notebook_runs_all_cells_in_jupyterlab(lab, browser, name):
     base, token, _ = lab
@@ -121,9 +132,15 @@ def test_notebook_runs_all_cells_in_jupyterlab(lab, browser, name):
     page.wait_for_function("([n, panel]) => document.querySelectorAll(panel + ' .jp-CodeCell').length === n",
                            arg=[n_code, PANEL], timeout=120_000)
     page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    # committed golden outputs carry execution counts: clear them so that "[1]:" means this run
+    page.locator(".lm-MenuBar-itemLabel", has_text="Edit").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Clear Outputs of All Cells").first.click()
+    page.wait_for_function("panel => ![...document.querySelectorAll(panel + ' .jp-CodeCell .jp-InputPrompt')]"
+                           ".some(e => /\\[\\d+\\]/.test(e.textContent))", arg=PANEL, timeout=30_000)
     for attempt in range(3):  # a Run All sent while the kernel connection settles can be dropped
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        _accept_kernel_dialog(page)
         try:
             page.wait_for_function(
                 "panel => [...document.querySelectorAll(panel + ' .jp-CodeCell .jp-InputPrompt')]"
