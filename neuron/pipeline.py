@@ -52,7 +52,14 @@ class RunSpec:
 
     @property
     def rel_dir(self) -> Path:
-        return Path(self.point) / f"{self.split}_{self.index}" / f"seed{self.seed}"
+        return run_rel_dir(self.point, f"{self.split}#{self.index}", self.seed)
+
+
+def run_rel_dir(point: str, split: str, seed: int) -> Path:
+    """A run's folder under the study folder: ``<point>/<family>_<index>/seed<seed>`` for a
+    split key ``family#index``."""
+    family, index = str(split).rsplit("#", 1)
+    return Path(point) / f"{family}_{index}" / f"seed{seed}"
 
 
 def _point_name(assign: dict[str, Any]) -> str:
@@ -439,11 +446,8 @@ def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[Run
             html = runs_root / runs[0].rel_dir / STAGES[stage].replace(".ipynb", ".html")
             if html.exists():
                 shutil.copy(html, reports / html.name)
-    finished = [str(r.rel_dir) for r in runs if (runs_root / r.rel_dir / "metrics.json").exists()]
-    # runs kept from the committed report (collect_results(committed=...)) count as finished too
-    summarised = {f"{p}/{sp.replace('#', '_')}/seed{sd}" for p, sp, sd in
-                  map(_run_key, json.loads((reports / "results.json").read_text())["runs"])}
-    finished += sorted(summarised - set(finished))
+    # every run in the summary: those under runs_root and those kept from the committed report
+    finished = sorted({str(run_rel_dir(*_run_key(r))) for r in _report_records(reports, "results.json")})
     write_json(reports / "study.json", {"study": study.name, "runs": len(runs),
                                         "finished_runs": finished, "seconds": seconds,
                                         "written": time.strftime("%Y-%m-%d"),
@@ -512,16 +516,18 @@ def collect_results(study_dir: str | Path, committed: str | Path | None = None) 
                         row[f"compactness/{b}_r{i + 1}"] = v
             rows.append(row)
     if not rows and (study_dir / "results.json").exists():  # a report folder: its committed rows
-        rows = _committed_rows(study_dir)
+        rows = _report_records(study_dir, "results.json")
     if committed is not None and not _same_dir(study_dir, committed) \
             and (Path(committed) / "results.json").exists():
-        rows = _merge_committed(rows, _committed_rows(Path(committed)))
+        rows = _merge_committed(rows, _report_records(Path(committed), "results.json"))
     return rows
 
 
-def _committed_rows(report_dir: Path) -> list[dict]:
+def _report_records(report_dir: Path, name: str) -> list[dict]:
+    """The ``runs`` records of a report's ``results.json`` (rows, without the derived ``family``)
+    or ``outcomes.json``."""
     return [{k: v for k, v in r.items() if k != "family"}
-            for r in json.loads((report_dir / "results.json").read_text())["runs"]]
+            for r in json.loads((report_dir / name).read_text())["runs"]]
 
 
 def collect_outcomes(study_dir: str | Path, committed: str | Path | None = None) -> list[dict]:
@@ -546,10 +552,10 @@ def collect_outcomes(study_dir: str | Path, committed: str | Path | None = None)
                     "methods": {k: o[k] for k in METHODS if k in o}})
     if not out and not any(study_dir.glob("*/*/seed*/metrics.json")) \
             and (study_dir / "outcomes.json").exists():
-        out = json.loads((study_dir / "outcomes.json").read_text())["runs"]
+        out = _report_records(study_dir, "outcomes.json")
     if committed is not None and not _same_dir(study_dir, committed) \
             and (Path(committed) / "outcomes.json").exists():
-        out = _merge_committed(out, json.loads((Path(committed) / "outcomes.json").read_text())["runs"])
+        out = _merge_committed(out, _report_records(Path(committed), "outcomes.json"))
     return out
 
 
