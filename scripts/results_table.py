@@ -1,9 +1,11 @@
 """Print a study's results (reports/<study>/results.json) as a Markdown table for the README.
 
-Usage: python scripts/results_table.py reports/<study> [--val] [--brief]
+Usage: python scripts/results_table.py reports/<study> [--val] [--brief] [--vs POINT]
 ``--val`` adds the validation metrics (the calibration twin's pseudo-unseen classes, and the
 pseudo-unseen validation folds ``valfolds`` when the runs have them); ``--brief`` keeps the honest
-protocol only.
+protocol only; ``--vs POINT`` adds, for every other point, the honest difference of each method to
+the same method at ``POINT`` (e.g. a sweep's value against the paper's), paired on the runs both
+have, from the report's ``outcomes.json`` (:func:`neuron.summary.compare`, ``common=True``).
 Numbers are copied from the study's results.json as they are (mean ± std over runs), with the
 difference to the row's reference (its 95 % bootstrap interval and verdict; "n/a" for runs without
 per-sample outcomes, "–" for rows without a reference).
@@ -35,8 +37,23 @@ def fmt_diff(rec, key):
     return f"{d:+.1f} [{ci[0]:+.1f}, {ci[1]:+.1f}] {rec[f'{key}_verdict']} vs {rec['reference']}"
 
 
-def main(folder: str, val: bool = False, brief: bool = False) -> None:
+def fmt_vs(cmp, key, point):
+    if cmp is None:
+        return "n/a"
+    d = cmp["metrics"][key]
+    ci = d["diff_ci"]
+    verdict = d["verdict"] if d["verdict"] == "no difference" else ("better" if d["diff"] > 0 else "worse")
+    return f"{d['diff']:+.1f} [{ci[0]:+.1f}, {ci[1]:+.1f}] {verdict} vs {point}"
+
+
+def main(folder: str, val: bool = False, brief: bool = False, vs: str | None = None) -> None:
     res = json.loads((Path(folder) / "results.json").read_text())
+    outcomes = None
+    if vs is not None:
+        if vs not in {r["point"] for r in res["summary"]}:
+            raise SystemExit(f"--vs {vs}: no such point in {folder}/results.json")
+        path = Path(folder) / "outcomes.json"
+        outcomes = json.loads(path.read_text())["runs"] if path.exists() else []
     has_folds = any("valfolds/zsl_top1_mean" in r for r in res["summary"])
     protos = ["honest"] + ([] if brief else ["paper"]) + (["val"] if val else []) + \
         (["valfolds"] if val and has_folds else [])
@@ -45,6 +62,10 @@ def main(folder: str, val: bool = False, brief: bool = False) -> None:
     head = ["point"] + (["splits"] if fam else []) + ["method", "runs"] + [f"{p} {c}" for p in protos for c, _ in COLS
                                           if not (p in ("val", "valfolds") and c not in ("ZSL top-1", "GZSL H"))]
     head += [f"Δ {p} {c} [95% CI]" for p in diff_protos for c, _ in DIFFS]
+    if vs is not None:
+        from neuron.summary import compare
+
+        head += [f"Δ honest {c} vs {vs} [95% CI]" for c, _ in DIFFS]
     table = {(r["point"], r.get("family"), r["method"], r["protocol"]): r for r in res.get("table", [])}
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
@@ -58,8 +79,17 @@ def main(folder: str, val: bool = False, brief: bool = False) -> None:
         for p in diff_protos:
             rec = table.get((row["point"], row.get("family"), row["method"], p))
             cells += [fmt_diff(rec, k) for _, k in DIFFS]
+        if vs is not None:
+            if row["point"] == vs:
+                cells += ["–"] * len(DIFFS)
+            else:
+                cmp = compare(outcomes, (row["point"], row["method"]), (vs, row["method"]),
+                              family=row.get("family"), common=True)
+                cells += [fmt_vs(cmp, k, vs) for _, k in DIFFS]
         print("| " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], "--val" in sys.argv, "--brief" in sys.argv)
+    args = sys.argv[1:]
+    point = args[args.index("--vs") + 1] if "--vs" in args else None
+    main(args[0], "--val" in args, "--brief" in args, point)

@@ -319,3 +319,31 @@ def test_results_table_script_prints_intervals(tmp_path, capsys):
     mod.main(str(tmp_path / "rep"))
     text = capsys.readouterr().out
     assert "Δ honest GZSL H [95% CI]" in text and "better" in text
+
+
+def test_results_table_script_compares_points(tmp_path, capsys):
+    """``--vs POINT``: every other point's method against the same method at POINT."""
+    import importlib.util
+
+    from neuron.pipeline import collect_results
+    from neuron.stages import summarise_study
+
+    rng = np.random.default_rng(2)
+    for s in range(2):
+        y = np.random.default_rng(s).integers(0, 5, 60)
+        for seed in (0, 1):
+            for point, right in (("strong", np.ones(60, bool)), ("weak", rng.random(60) < 0.3)):
+                _metrics_json(tmp_path / "runs" / point / f"toy_{s}" / f"seed{seed}", f"toy#{s}", seed,
+                              y, right, np.ones(60, bool))
+    summarise_study(collect_results(tmp_path / "runs"), tmp_path / "rep", "toy", tmp_path / "runs",
+                    n_boot=200)
+    spec = importlib.util.spec_from_file_location("results_table", ROOT / "scripts/results_table.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main(str(tmp_path / "rep"), brief=True, vs="weak")
+    lines = {tuple(c.strip() for c in ln.split("|")[1:4]): ln for ln in capsys.readouterr().out.splitlines()}
+    assert "better vs weak" in lines[("strong", "neuron", "4")]           # right on every sample
+    assert "no difference vs weak" in lines[("strong", "baseline", "4")]  # identical baselines
+    assert lines[("weak", "neuron", "4")].endswith("| – | – |")
+    with pytest.raises(SystemExit, match="no such point"):
+        mod.main(str(tmp_path / "rep"), vs="nope")
