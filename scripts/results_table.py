@@ -37,13 +37,14 @@ def fmt_diff(rec, key):
     return f"{d:+.1f} [{ci[0]:+.1f}, {ci[1]:+.1f}] {rec[f'{key}_verdict']} vs {rec['reference']}"
 
 
-def fmt_vs(cmp, key, point):
+def fmt_vs(cmp, key, a, point):
+    """One ``--vs`` cell from :func:`neuron.summary.compare` of ``a = (point, method)``."""
+    from neuron.summary import _fmt_diff, _relative
+
     if cmp is None:
         return "n/a"
     d = cmp["metrics"][key]
-    ci = d["diff_ci"]
-    verdict = d["verdict"] if d["verdict"] == "no difference" else ("better" if d["diff"] > 0 else "worse")
-    return f"{d['diff']:+.1f} [{ci[0]:+.1f}, {ci[1]:+.1f}] {verdict} vs {point}"
+    return f"{_fmt_diff(d['diff'], d['diff_ci'])} {_relative(d['verdict'], '/'.join(a))} vs {point}"
 
 
 def main(folder: str, val: bool = False, brief: bool = False, vs: str | None = None) -> None:
@@ -83,9 +84,9 @@ def main(folder: str, val: bool = False, brief: bool = False, vs: str | None = N
             if row["point"] == vs:
                 cells += ["–"] * len(DIFFS)
             else:
-                cmp = compare(outcomes, (row["point"], row["method"]), (vs, row["method"]),
-                              family=row.get("family"), common=True)
-                cells += [fmt_vs(cmp, k, vs) for _, k in DIFFS]
+                a = (row["point"], row["method"])
+                cmp = compare(outcomes, a, (vs, row["method"]), family=row.get("family"), common=True)
+                cells += [fmt_vs(cmp, k, a, vs) for _, k in DIFFS]
         print("| " + " | ".join(cells) + " |")
 
 
