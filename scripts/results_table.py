@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from neuron.summary import _fmt_diff, _relative, compare
+
 COLS = [("ZSL top-1", "zsl_top1"), ("GZSL seen", "gzsl_seen"), ("GZSL unseen", "gzsl_unseen"),
         ("GZSL H", "gzsl_h")]
 
@@ -34,13 +36,11 @@ def fmt_diff(rec, key):
     d, ci = rec.get(f"{key}_diff"), rec.get(f"{key}_diff_ci")
     if d is None or not ci:
         return "n/a"
-    return f"{d:+.1f} [{ci[0]:+.1f}, {ci[1]:+.1f}] {rec[f'{key}_verdict']} vs {rec['reference']}"
+    return f"{_fmt_diff(d, ci)} {rec[f'{key}_verdict']} vs {rec['reference']}"
 
 
 def fmt_vs(cmp, key, a, point):
     """One ``--vs`` cell from :func:`neuron.summary.compare` of ``a = (point, method)``."""
-    from neuron.summary import _fmt_diff, _relative
-
     if cmp is None:
         return "n/a"
     d = cmp["metrics"][key]
@@ -64,7 +64,6 @@ def main(folder: str, val: bool = False, brief: bool = False, vs: str | None = N
                                           if not (p in ("val", "valfolds") and c not in ("ZSL top-1", "GZSL H"))]
     head += [f"Δ {p} {c} [95% CI]" for p in diff_protos for c, _ in DIFFS]
     if vs is not None:
-        from neuron.summary import compare
 
         head += [f"Δ honest {c} vs {vs} [95% CI]" for c, _ in DIFFS]
     table = {(r["point"], r.get("family"), r["method"], r["protocol"]): r for r in res.get("table", [])}
