@@ -64,7 +64,6 @@ def main(folder: str, val: bool = False, brief: bool = False, vs: str | None = N
                                           if not (p in ("val", "valfolds") and c not in ("ZSL top-1", "GZSL H"))]
     head += [f"Δ {p} {c} [95% CI]" for p in diff_protos for c, _ in DIFFS]
     if vs is not None:
-
         head += [f"Δ honest {c} vs {vs} [95% CI]" for c, _ in DIFFS]
     table = {(r["point"], r.get("family"), r["method"], r["protocol"]): r for r in res.get("table", [])}
     print("| " + " | ".join(head) + " |")
