@@ -347,3 +347,39 @@ def test_results_table_script_compares_points(tmp_path, capsys):
     assert lines[("weak", "neuron", "4")].endswith("| – | – |")
     with pytest.raises(SystemExit, match="no such point"):
         mod.main(str(tmp_path / "rep"), vs="nope")
+
+
+def test_compare_runs_script_pairs_points_across_families(tmp_path, capsys):
+    """scripts/compare_runs.py: per family and pooled rows; right-on-every-sample is better,
+    identical methods are no difference, the reverse is worse; a missing pair is an error."""
+    import importlib.util
+
+    from neuron.pipeline import collect_results
+    from neuron.stages import summarise_study
+
+    rng = np.random.default_rng(3)
+    for fam in ("toya", "toyb"):
+        for s in range(2):
+            y = np.random.default_rng(s).integers(0, 5, 60)
+            for point, right in (("strong", np.ones(60, bool)), ("weak", rng.random(60) < 0.3)):
+                _metrics_json(tmp_path / "runs" / point / f"{fam}_{s}" / "seed0", f"{fam}#{s}", 0,
+                              y, right, np.ones(60, bool))
+    summarise_study(collect_results(tmp_path / "runs"), tmp_path / "rep", "toy", tmp_path / "runs",
+                    n_boot=200)
+    spec = importlib.util.spec_from_file_location("compare_runs", ROOT / "scripts/compare_runs.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main([str(tmp_path / "rep"), "--pair", "strong/neuron", "weak/neuron",
+              "--pair", "weak/neuron", "strong/neuron", "--pair", "strong/baseline", "weak/baseline",
+              "--names", "strong/neuron=S"])
+    lines = {tuple(c.strip() for c in ln.split("|")[1:4]): ln for ln in capsys.readouterr().out.splitlines()}
+    for fam, n in (("toya", "2"), ("toyb", "2"), ("all", "4")):
+        verdicts = {k: [c.strip().split("] ")[-1] for c in lines[k].split("|")[4:6]]
+                    for k in lines if k[1:] == (fam, n)}
+        assert verdicts[("S − weak/neuron", fam, n)] == ["better", "better"]
+        assert verdicts[("weak/neuron − S", fam, n)] == ["worse", "worse"]
+        assert lines[("strong/baseline − weak/baseline", fam, n)].count("+0.0 [+0.0, +0.0] no difference") == 2
+    with pytest.raises(SystemExit, match="no common runs"):
+        mod.main([str(tmp_path / "rep"), "--pair", "strong/neuron", "strong/nope"])
+    with pytest.raises(SystemExit, match="no such file"):
+        mod.main([str(tmp_path), "--pair", "strong/neuron", "weak/neuron"])
