@@ -124,6 +124,12 @@ def _relative(verdict: str, name_a: str) -> str:
     return "better" if verdict == f"{name_a} better" else "worse"
 
 
+def diff_cell(metric: Mapping[str, Any], name_a: str) -> str:
+    """One metric of :func:`compare` as ``"+1.2 [-0.3, +2.5] no difference"`` (difference A - B,
+    its 95 % interval, and the verdict for A: better / worse / no difference)."""
+    return f"{_fmt_diff(metric['diff'], metric['diff_ci'])} {_relative(metric['verdict'], name_a)}"
+
+
 def study_table(rows: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[str, Any]] | None,
                 by_family: bool, n_boot: int = 2000, seed: int = 0):
     """The compact table of a study.

@@ -21,7 +21,7 @@ import argparse
 import json
 from pathlib import Path
 
-from neuron.summary import _fmt_diff, _relative, compare
+from neuron.summary import compare, diff_cell
 
 METRICS = (("ZSL top-1", "zsl_top1"), ("GZSL H", "gzsl_h"))
 
@@ -57,8 +57,7 @@ def rows(outcomes, pairs, protocol: str = "honest", names=None, n_boot: int = 20
             if c is None:
                 raise SystemExit(f"--pair {'/'.join(a)} {'/'.join(b)}: no common runs with "
                                  f"per-sample outcomes{'' if fam is None else ' in ' + fam}")
-            cells = [f"{_fmt_diff(c['metrics'][k]['diff'], c['metrics'][k]['diff_ci'])} "
-                     f"{_relative(c['metrics'][k]['verdict'], '/'.join(a))}" for _, k in METRICS]
+            cells = [diff_cell(c["metrics"][k], "/".join(a)) for _, k in METRICS]
             out.append(f"| {label} | {fam or 'all'} | {c['n_runs'][0]} | " + " | ".join(cells) + " |")
     return out
 

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from neuron.summary import _fmt_diff, _relative, compare
+from neuron.summary import _fmt_diff, compare, diff_cell
 
 COLS = [("ZSL top-1", "zsl_top1"), ("GZSL seen", "gzsl_seen"), ("GZSL unseen", "gzsl_unseen"),
         ("GZSL H", "gzsl_h")]
@@ -43,8 +43,7 @@ def fmt_vs(cmp, key, a, point):
     """One ``--vs`` cell from :func:`neuron.summary.compare` of ``a = (point, method)``."""
     if cmp is None:
         return "n/a"
-    d = cmp["metrics"][key]
-    return f"{_fmt_diff(d['diff'], d['diff_ci'])} {_relative(d['verdict'], '/'.join(a))} vs {point}"
+    return f"{diff_cell(cmp['metrics'][key], '/'.join(a))} vs {point}"
 
 
 def main(folder: str, val: bool = False, brief: bool = False, vs: str | None = None) -> None:

@@ -304,72 +304,66 @@ def test_strict_json_replaces_non_finite():
         {"a": None, "b": [None, 1.5], "c": 2.0}
 
 
-def test_results_table_script_prints_intervals(tmp_path, capsys):
+def _script(name):
+    """scripts/<name>.py loaded as a module."""
     import importlib.util
 
+    spec = importlib.util.spec_from_file_location(name, ROOT / f"scripts/{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _strong_weak_report(tmp_path, families, seeds, rng_seed):
+    """A summarised toy study: points ``strong`` (Neuron right on every sample) and ``weak``
+    (Neuron right on ~30 %), identical baselines; two splits per family. Returns the report folder."""
+    from neuron.pipeline import collect_results
+    from neuron.stages import summarise_study
+
+    rng = np.random.default_rng(rng_seed)
+    for fam in families:
+        for s in range(2):
+            y = np.random.default_rng(s).integers(0, 5, 60)
+            for seed in seeds:
+                for point, right in (("strong", np.ones(60, bool)), ("weak", rng.random(60) < 0.3)):
+                    _metrics_json(tmp_path / "runs" / point / f"{fam}_{s}" / f"seed{seed}", f"{fam}#{s}",
+                                  seed, y, right, np.ones(60, bool))
+    summarise_study(collect_results(tmp_path / "runs"), tmp_path / "rep", "toy", tmp_path / "runs",
+                    n_boot=200)
+    return tmp_path / "rep"
+
+
+def test_results_table_script_prints_intervals(tmp_path, capsys):
     from neuron.pipeline import collect_results
     from neuron.stages import summarise_study
 
     _fake_study(tmp_path / "runs")
     summarise_study(collect_results(tmp_path / "runs"), tmp_path / "rep", "toy", tmp_path / "runs",
                     n_boot=200)
-    spec = importlib.util.spec_from_file_location("results_table", ROOT / "scripts/results_table.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.main(str(tmp_path / "rep"))
+    _script("results_table").main(str(tmp_path / "rep"))
     text = capsys.readouterr().out
     assert "Δ honest GZSL H [95% CI]" in text and "better" in text
 
 
 def test_results_table_script_compares_points(tmp_path, capsys):
     """``--vs POINT``: every other point's method against the same method at POINT."""
-    import importlib.util
-
-    from neuron.pipeline import collect_results
-    from neuron.stages import summarise_study
-
-    rng = np.random.default_rng(2)
-    for s in range(2):
-        y = np.random.default_rng(s).integers(0, 5, 60)
-        for seed in (0, 1):
-            for point, right in (("strong", np.ones(60, bool)), ("weak", rng.random(60) < 0.3)):
-                _metrics_json(tmp_path / "runs" / point / f"toy_{s}" / f"seed{seed}", f"toy#{s}", seed,
-                              y, right, np.ones(60, bool))
-    summarise_study(collect_results(tmp_path / "runs"), tmp_path / "rep", "toy", tmp_path / "runs",
-                    n_boot=200)
-    spec = importlib.util.spec_from_file_location("results_table", ROOT / "scripts/results_table.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.main(str(tmp_path / "rep"), brief=True, vs="weak")
+    mod = _script("results_table")
+    rep = _strong_weak_report(tmp_path, ["toy"], (0, 1), 2)
+    mod.main(str(rep), brief=True, vs="weak")
     lines = {tuple(c.strip() for c in ln.split("|")[1:4]): ln for ln in capsys.readouterr().out.splitlines()}
     assert "better vs weak" in lines[("strong", "neuron", "4")]           # right on every sample
     assert "no difference vs weak" in lines[("strong", "baseline", "4")]  # identical baselines
     assert lines[("weak", "neuron", "4")].endswith("| – | – |")
     with pytest.raises(SystemExit, match="no such point"):
-        mod.main(str(tmp_path / "rep"), vs="nope")
+        mod.main(str(rep), vs="nope")
 
 
 def test_compare_runs_script_pairs_points_across_families(tmp_path, capsys):
     """scripts/compare_runs.py: per family and pooled rows; right-on-every-sample is better,
     identical methods are no difference, the reverse is worse; a missing pair is an error."""
-    import importlib.util
-
-    from neuron.pipeline import collect_results
-    from neuron.stages import summarise_study
-
-    rng = np.random.default_rng(3)
-    for fam in ("toya", "toyb"):
-        for s in range(2):
-            y = np.random.default_rng(s).integers(0, 5, 60)
-            for point, right in (("strong", np.ones(60, bool)), ("weak", rng.random(60) < 0.3)):
-                _metrics_json(tmp_path / "runs" / point / f"{fam}_{s}" / "seed0", f"{fam}#{s}", 0,
-                              y, right, np.ones(60, bool))
-    summarise_study(collect_results(tmp_path / "runs"), tmp_path / "rep", "toy", tmp_path / "runs",
-                    n_boot=200)
-    spec = importlib.util.spec_from_file_location("compare_runs", ROOT / "scripts/compare_runs.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.main([str(tmp_path / "rep"), "--pair", "strong/neuron", "weak/neuron",
+    mod = _script("compare_runs")
+    rep = _strong_weak_report(tmp_path, ["toya", "toyb"], (0,), 3)
+    mod.main([str(rep), "--pair", "strong/neuron", "weak/neuron",
               "--pair", "weak/neuron", "strong/neuron", "--pair", "strong/baseline", "weak/baseline",
               "--names", "strong/neuron=S"])
     lines = {tuple(c.strip() for c in ln.split("|")[1:4]): ln for ln in capsys.readouterr().out.splitlines()}
@@ -380,6 +374,6 @@ def test_compare_runs_script_pairs_points_across_families(tmp_path, capsys):
         assert verdicts[("weak/neuron − S", fam, n)] == ["worse", "worse"]
         assert lines[("strong/baseline − weak/baseline", fam, n)].count("+0.0 [+0.0, +0.0] no difference") == 2
     with pytest.raises(SystemExit, match="no common runs"):
-        mod.main([str(tmp_path / "rep"), "--pair", "strong/neuron", "strong/nope"])
+        mod.main([str(rep), "--pair", "strong/neuron", "strong/nope"])
     with pytest.raises(SystemExit, match="no such file"):
         mod.main([str(tmp_path), "--pair", "strong/neuron", "weak/neuron"])
