@@ -10,8 +10,8 @@ Numbers are copied from the study's results.json as they are (mean ± std over r
 difference to the row's reference (its 95 % bootstrap interval and verdict; "n/a" for runs without
 per-sample outcomes, "–" for rows without a reference).
 """
+import argparse
 import json
-import sys
 from pathlib import Path
 
 from neuron.summary import _fmt_diff, compare, diff_cell
@@ -47,7 +47,11 @@ def fmt_vs(cmp, key, a, point):
 
 
 def main(folder: str, val: bool = False, brief: bool = False, vs: str | None = None) -> None:
-    res = json.loads((Path(folder) / "results.json").read_text())
+    path = Path(folder) / "results.json"
+    if not path.is_file():
+        raise SystemExit(f"{path}: no such file; a study's report folder has one after "
+                         "`python -m neuron run` or `python -m neuron summarise`")
+    res = json.loads(path.read_text())
     outcomes = None
     if vs is not None:
         if vs not in {r["point"] for r in res["summary"]}:
@@ -88,6 +92,11 @@ def main(folder: str, val: bool = False, brief: bool = False, vs: str | None = N
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    point = args[args.index("--vs") + 1] if "--vs" in args else None
-    main(args[0], "--val" in args, "--brief" in args, point)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", help="a study's report folder, e.g. reports/utd_mhad_paper")
+    parser.add_argument("--val", action="store_true", help="add the validation metrics")
+    parser.add_argument("--brief", action="store_true", help="the honest protocol only")
+    parser.add_argument("--vs", metavar="POINT", help="difference of every other point to POINT")
+    a = parser.parse_args()
+    main(a.folder, a.val, a.brief, a.vs)

@@ -356,6 +356,8 @@ def test_results_table_script_compares_points(tmp_path, capsys):
     assert lines[("weak", "neuron", "4")].endswith("| – | – |")
     with pytest.raises(SystemExit, match="no such point"):
         mod.main(str(rep), vs="nope")
+    with pytest.raises(SystemExit, match="results.json: no such file"):
+        mod.main(str(tmp_path / "missing"))
 
 
 def test_compare_runs_script_pairs_points_across_families(tmp_path, capsys):
