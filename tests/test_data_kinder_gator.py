@@ -312,7 +312,8 @@ def test_studies_expand():
     assert len(age) == 10 and {r.config["data"]["protocol"] for r in age} == {"cross_age"}
     utd = expand_study(config.load_study_config(ROOT / "params/studies/utd_mhad_paper.yaml"))
     assert sorted({(r.split, r.index) for r in utd}) == [(s, i) for s in ("utd_mhad_17_10", "utd_mhad_22_5")
-                                                        for i in range(3)]
+                                                        for i in range(5)]
+    assert len(utd) == 30
 
 
 def test_readme_near_duplicate_table_is_current():
