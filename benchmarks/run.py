@@ -4,6 +4,7 @@
     python benchmarks/run.py --profile [--quick] [--threads N]   # top operators of a training step
     python benchmarks/run.py --ab --threads 1 --ref REV          # one-process A/B of REV's encoder vs the current
     python benchmarks/run.py --memory                           # encoder-training peak RSS, four allocator settings
+    python benchmarks/run.py --quick --compare-allocators       # encoder rows under glibc malloc and tcmalloc
 
 Prints a table and writes JSON (``benchmarks/results.json`` and ``benchmarks/results-<date>.json``).
 All figures come from the same run:
@@ -21,6 +22,12 @@ All figures come from the same run:
 * ``--e2e``: wall time and peak RSS of ``bash scripts/main.sh`` (the README's main job) run with
   a fresh temporary cache, run and report folders (minutes); ``--e2e-only`` runs just that and
   writes ``benchmarks/results-e2e.json``.
+
+Allocator.  The benchmark runs under the allocator of the training kernels (``neuron.allocator``:
+tcmalloc when installed, re-executing itself with ``LD_PRELOAD``; ``--allocator system`` for glibc
+malloc); the table names it.  With glibc, the 50 MB activations of NTU-shaped input (V=25, M=2,
+batch 64) exceed its largest mmap threshold (32 MiB), so every one is mapped, faulted in and
+unmapped again on every step (system time); ``--compare-allocators`` measures both in one run.
 
 Every rate is reported twice: per wall-clock second (what you wait for; sensitive to other jobs
 on a shared machine) and per CPU-second of this process (user + system; robust to load, since a
@@ -201,8 +208,9 @@ def profile_encoder(mod, V: int, M: int, batch: int, T: int, top: int = 12) -> l
 
 def ab_encoder(ref, cur, V: int, M: int, batch: int = 16, T: int = 64, rounds: int = 2) -> dict:
     """A/B in one process: the reference and the current encoder (same weights, same input)
-    alternate training steps (ref, cur, ref, cur, ...); CPU seconds per step of each, their ratio,
-    and the largest difference of loss and parameter gradients between the two."""
+    alternate training steps (ref, cur, ref, cur, ...); wall and CPU seconds per step of each,
+    their ratios, and the largest difference of loss and of parameter gradients (relative to the
+    largest gradient entry) between the two."""
     torch.manual_seed(0)
     a = ref.ShiftGCN(num_classes=20, num_point=V, num_person=M)
     b = cur.ShiftGCN(num_classes=20, num_point=V, num_person=M)
@@ -216,16 +224,23 @@ def ab_encoder(ref, cur, V: int, M: int, batch: int = 16, T: int = 64, rounds: i
         loss.backward()
         losses.append(float(loss.detach()))
     gdiff = max(float((p.grad - q.grad).abs().max()) for p, q in zip(a.parameters(), b.parameters()))
+    gmax = max(float(p.grad.abs().max()) for p in a.parameters())
+    wall = {"ref": 0.0, "cur": 0.0}
     cpu = {"ref": 0.0, "cur": 0.0}
     for _ in range(rounds):
         for name, m in (("ref", a), ("cur", b)):
             def step():
                 m.zero_grad(set_to_none=True)
                 F.cross_entropy(m(x).logits, y).backward()
-            cpu[name] += timed(step, 1, warmup=0)[1]
-    return {"V": V, "M": M, "batch": batch, "ref_cpu_s_per_step": cpu["ref"] / rounds,
-            "cur_cpu_s_per_step": cpu["cur"] / rounds, "speedup_cpu": cpu["ref"] / cpu["cur"],
-            "loss_diff": abs(losses[0] - losses[1]), "max_grad_diff": gdiff}
+            w, c = timed(step, 1, warmup=0)
+            wall[name] += w
+            cpu[name] += c
+    return {"V": V, "M": M, "batch": batch, "rounds": rounds,
+            "ref_wall_s_per_step": wall["ref"] / rounds, "cur_wall_s_per_step": wall["cur"] / rounds,
+            "ref_cpu_s_per_step": cpu["ref"] / rounds, "cur_cpu_s_per_step": cpu["cur"] / rounds,
+            "speedup_wall": wall["ref"] / wall["cur"], "speedup_cpu": cpu["ref"] / cpu["cur"],
+            "loss_diff": abs(losses[0] - losses[1]), "max_grad_diff": gdiff,
+            "max_grad_diff_rel": gdiff / max(gmax, 1e-30)}
 
 
 def memory_child(trim: bool, steps: int = 8) -> dict:
@@ -439,6 +454,14 @@ def bench_e2e() -> dict:
     of the largest single process (papermill kernels included: ``RUSAGE_CHILDREN``)."""
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, NEURON_CACHE=str(Path(tmp) / "cache"))
+        env.pop("NEURON_BENCH_REEXEC", None)
+        # the job as a user runs it: its kernels choose their allocator (neuron.allocator), the
+        # driver process keeps the system one
+        pre = [p for p in env.get("LD_PRELOAD", "").split() if "tcmalloc" not in p]
+        if pre:
+            env["LD_PRELOAD"] = " ".join(pre)
+        else:
+            env.pop("LD_PRELOAD", None)
         cmd = ["bash", "scripts/main.sh", "params/studies/utd_mhad_quick.yaml",
                "--runs-root", str(Path(tmp) / "runs"), "--reports-root", str(Path(tmp) / "reports")]
         t0 = time.perf_counter()
@@ -469,6 +492,7 @@ def fmt_table(res: dict) -> str:
                 f"{e['peak_rss_mib']:.0f} MiB (largest process); Neuron {e['neuron_metrics']}")
     b = res["matmul"]
     lines = [f"Neuron benchmarks {res['date']}  ({res['machine']['cpu']}, {b['threads']} threads, "
+             f"allocator {res.get('allocator', 'system')}, "
              f"load avg {res['machine']['load_avg_start']} -> {res['machine']['load_avg_end']})",
              f"matmul bound (torch.mm {b['n']}^2 fp32): {b['gflops_wall']:.1f} GFLOP/s wall, "
              f"{b['gflops_per_cpu_s']:.1f} GFLOP per CPU-s (max of a measurement before and after "
@@ -507,6 +531,78 @@ def fmt_table(res: dict) -> str:
     return "\n".join(lines)
 
 
+def ensure_allocator(choice: str, argv: list[str]) -> str:
+    """Re-execute this script under the requested allocator when this process runs another one.
+
+    ``choice``: ``auto`` (what the training kernels get: ``NEURON_ALLOCATOR``, tcmalloc when
+    installed), ``tcmalloc`` or ``system``.  Returns the allocator this process runs with.
+
+    Raises:
+        SystemExit: ``tcmalloc`` requested but not installed.
+    """
+    from neuron.allocator import allocator_name, current_allocator, find_tcmalloc
+
+    want = allocator_name() if choice == "auto" else choice
+    lib = find_tcmalloc()
+    if want == "tcmalloc" and lib is None:
+        if choice == "tcmalloc":
+            raise SystemExit("--allocator tcmalloc: libtcmalloc_minimal.so.4 not found "
+                             "(apt-get install libtcmalloc-minimal4, or conda install gperftools)")
+        want = "system"
+    have = current_allocator()
+    if have == want:
+        return have
+    env = dict(os.environ)
+    pre = [p for p in env.get("LD_PRELOAD", "").split() if "tcmalloc" not in p]
+    if want == "tcmalloc":
+        pre.insert(0, lib)
+    if pre:
+        env["LD_PRELOAD"] = " ".join(pre)
+    else:
+        env.pop("LD_PRELOAD", None)
+    env["NEURON_BENCH_REEXEC"] = "1"
+    if os.environ.get("NEURON_BENCH_REEXEC"):  # already re-executed once: do not loop
+        return have
+    sys.stdout.flush()
+    os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *argv], env)
+    return have  # not reached
+
+
+def compare_allocators(args, argv: list[str]) -> int:
+    """The encoder rows under glibc malloc and under tcmalloc, each in a fresh child process run
+    one after the other, and the ratio of training samples/s per shape (tcmalloc / glibc)."""
+    keep = [a for a in argv if a not in ("--compare-allocators",)]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for alloc in ("system", "tcmalloc"):
+            out = Path(tmp) / f"{alloc}.json"
+            cmd = [sys.executable, str(Path(__file__).resolve()), *keep, "--skip-neuron",
+                   "--allocator", alloc, "--out", str(out)]
+            env = {k: v for k, v in os.environ.items() if k != "NEURON_BENCH_REEXEC"}
+            rc = subprocess.run(cmd, env=env).returncode
+            if rc != 0:
+                print(f"--compare-allocators: the {alloc} run failed (exit {rc})")
+                return rc
+            results[alloc] = json.loads(out.read_text())
+    print("\nAllocator comparison (training samples/s, wall | per CPU-s; tcmalloc / glibc):")
+    ratios = {}
+    for r in results["tcmalloc"]["encoder"]:
+        s = next(q for q in results["system"]["encoder"]
+                 if (q["impl"], q["V"], q["M"]) == (r["impl"], r["V"], r["M"]))
+        key = f"{r['impl']} V={r['V']} M={r['M']}"
+        ratios[key] = {"wall": r["train_samples_per_s"] / s["train_samples_per_s"],
+                       "cpu": r["train_samples_per_cpu_s"] / s["train_samples_per_cpu_s"]}
+        print(f"  {key:<22} glibc {s['train_samples_per_s']:6.2f} | {s['train_samples_per_cpu_s']:6.2f}   "
+              f"tcmalloc {r['train_samples_per_s']:6.2f} | {r['train_samples_per_cpu_s']:6.2f}   "
+              f"{ratios[key]['wall']:.2f}x | {ratios[key]['cpu']:.2f}x")
+    out = Path(args.out)
+    out = out.with_name(f"{out.stem}-allocators.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"runs": results, "ratio_tcmalloc_over_glibc": ratios}, indent=2))
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and configurations")
@@ -521,12 +617,28 @@ def main(argv=None) -> int:
                     help="only profile one encoder training step per shape (top operators by self CPU time)")
     ap.add_argument("--ab", action="store_true",
                     help="only the one-process A/B of the --ref and current encoder (CPU time per step)")
+    ap.add_argument("--ab-batch", type=int, default=16, help="batch of the --ab steps (default 16)")
+    ap.add_argument("--ab-rounds", type=int, default=2, help="alternating rounds of --ab (default 2)")
     ap.add_argument("--memory", action="store_true",
                     help="only the encoder-training memory measurement (peak RSS, 8 steps, four allocator settings)")
     ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--trim", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--allocator", choices=("auto", "tcmalloc", "system"), default="auto",
+                    help="allocator of this process (default auto: that of the training kernels, "
+                         "tcmalloc when installed; the script re-executes itself to switch)")
+    ap.add_argument("--compare-allocators", action="store_true",
+                    help="only the encoder rows under glibc malloc and tcmalloc (two child runs) and their ratio")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results.json"))
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = ap.parse_args(argv)
+    if args.compare_allocators:
+        return compare_allocators(args, argv)
+    if not (args.memory or args.memory_child or args.e2e_only):  # these choose their allocators themselves
+        allocator = ensure_allocator(args.allocator, argv)
+    else:
+        from neuron.allocator import current_allocator
+        allocator = current_allocator()
+    print(f"allocator of this process: {allocator}", flush=True)
     if args.threads:
         torch.set_num_threads(args.threads)
     global REF
@@ -538,7 +650,7 @@ def main(argv=None) -> int:
     from neuron.models import shift_gcn
 
     date = _dt.datetime.now().isoformat(timespec="seconds")
-    res: dict = {"date": date, "quick": args.quick, "torch": torch.__version__,
+    res: dict = {"date": date, "quick": args.quick, "torch": torch.__version__, "allocator": allocator,
                  "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                              "load_avg_start": load_avg()}}
     if args.e2e_only:
@@ -569,11 +681,13 @@ def main(argv=None) -> int:
             print(f"--ab: {REF}:neuron/models/shift_gcn.py is missing or identical to the working tree")
             return 1
         for V, M in ((20, 1), (25, 2)):
-            r = ab_encoder(ref, cur, V, M)
-            print(f"A/B {REF} -> current, V={V} M={M}, batch {r['batch']}, {torch.get_num_threads()} threads: "
-                  f"{r['ref_cpu_s_per_step'] * 1e3:.0f} -> {r['cur_cpu_s_per_step'] * 1e3:.0f} ms CPU per step "
-                  f"({r['speedup_cpu']:.2f}x); loss diff {r['loss_diff']:.1e}, max grad diff {r['max_grad_diff']:.1e}",
-                  flush=True)
+            r = ab_encoder(ref, cur, V, M, batch=args.ab_batch, rounds=args.ab_rounds)
+            print(f"A/B {REF} -> current, V={V} M={M}, batch {r['batch']}, {torch.get_num_threads()} threads, "
+                  f"{r['rounds']} rounds: {r['ref_wall_s_per_step'] * 1e3:.0f} -> "
+                  f"{r['cur_wall_s_per_step'] * 1e3:.0f} ms wall per step ({r['speedup_wall']:.2f}x), "
+                  f"{r['ref_cpu_s_per_step'] * 1e3:.0f} -> {r['cur_cpu_s_per_step'] * 1e3:.0f} ms CPU "
+                  f"({r['speedup_cpu']:.2f}x); loss diff {r['loss_diff']:.1e}, max grad diff "
+                  f"{r['max_grad_diff']:.1e} ({r['max_grad_diff_rel']:.1e} of the largest gradient)", flush=True)
         return 0
     if args.profile:
         from neuron.models import shift_gcn as cur

@@ -75,3 +75,44 @@ def test_stage_kernels_run_with_tcmalloc(tmp_path, monkeypatch):
     text = "".join(o.get("text", "") for o in nbformat.read(out, 4).cells[-1].outputs)
     assert text.split() == ["True", "tcmalloc"], text
     assert TCMALLOC not in os.environ.get("LD_PRELOAD", "")  # the parent's environment is restored
+
+
+def _bench(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """``benchmarks/run.py`` in a child process; ``--ab`` against a revision that does not exist
+    returns right after choosing the allocator (exit 1), which is all these tests need."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "NEURON_BENCH_REEXEC")}
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, str(root / "benchmarks" / "run.py"), *args, "--ab", "--ref",
+                           "no-such-revision"], capture_output=True, text=True, env=env, timeout=300)
+
+
+@needs_tcmalloc
+def test_benchmark_runs_under_the_kernels_allocator():
+    """The benchmark re-executes itself so that it measures with the allocator the training
+    kernels get (tcmalloc when installed), and ``--allocator system`` switches back."""
+    out = _bench()
+    assert "allocator of this process: tcmalloc" in out.stdout, out.stdout + out.stderr
+    out = _bench("--allocator", "system", env_extra={"LD_PRELOAD": TCMALLOC})
+    assert "allocator of this process: system" in out.stdout, out.stdout + out.stderr
+    out = _bench(env_extra={"NEURON_ALLOCATOR": "system"})
+    assert "allocator of this process: system" in out.stdout, out.stdout + out.stderr
+
+
+def test_benchmark_without_tcmalloc_says_what_to_install(monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+    spec = importlib.util.spec_from_file_location("bench_run", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    monkeypatch.setattr(allocator, "find_tcmalloc", lambda: None)
+    with pytest.raises(SystemExit, match="libtcmalloc-minimal4"):
+        mod.ensure_allocator("tcmalloc", [])
+    # auto without the library: the system allocator, no re-execution (only checked when this
+    # process runs it; otherwise the call would re-execute the test process)
+    if allocator.current_allocator() == "system":
+        assert mod.ensure_allocator("auto", []) == "system"

@@ -98,3 +98,51 @@ def test_module_learns_shift_and_validates() -> None:
         temporal_shift(torch.randn(1, 3, 4, 2), torch.zeros(4))
     with pytest.raises(ValueError):
         temporal_shift(torch.randn(1, 3, 4, 2), torch.zeros(3), stride=0)
+
+
+@pytest.fixture(params=["slice", "gather"])
+def shift_path(request, monkeypatch):
+    """Force one of the two implementations of the shift (slice: depthwise taps; gather)."""
+    import neuron.models.shift_gcn as sg
+
+    monkeypatch.setattr(sg, "_SLICE_TAPS", 1000 if request.param == "slice" else 0)
+    return request.param
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+def test_both_paths_match_naive_and_gradcheck(shift_path: str, stride: int) -> None:
+    torch.manual_seed(1)
+    x = torch.randn(2, 5, 9, 3, dtype=torch.float64, requires_grad=True)
+    # negative, small, beyond the clip (all reads outside); no read position is an integer, where
+    # the interpolation has a kink and finite differences disagree with either one-sided derivative
+    shift = torch.tensor([-3.6, -0.7, 0.2, 0.35, 12.3], dtype=torch.float64, requires_grad=True)
+    y = temporal_shift(x, shift, stride)
+    assert torch.allclose(y, _naive(x.detach(), shift.detach(), stride))
+    assert torch.autograd.gradcheck(lambda a, s: temporal_shift(a, s, stride), (x, shift))
+    xl = x.detach().permute(0, 2, 3, 1).contiguous().requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda a, s: temporal_shift(a, s, stride, time_dim=1, channel_dim=3), (xl, shift)
+    )
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_slice_and_gather_paths_agree(monkeypatch, stride: int) -> None:
+    """Same output and gradients (input and shift, exact and official rules) from both paths on a
+    Shift-GCN-sized channels-last tensor with shifts in (-1, 1), as trained encoders have."""
+    import neuron.models.shift_gcn as sg
+
+    torch.manual_seed(2)
+    x = torch.randn(3, 16, 5, 8)
+    shift = torch.rand(8) * 2 - 1
+    g = torch.randn(3, (16 - 1) // stride + 1, 5, 8)
+    res = {}
+    for path, taps in (("slice", 1000), ("gather", 0)):
+        monkeypatch.setattr(sg, "_SLICE_TAPS", taps)
+        for rule in ("exact", "official"):
+            xi, si = x.clone().requires_grad_(), shift.clone().requires_grad_()
+            y = temporal_shift(xi, si, stride, time_dim=1, channel_dim=3, shift_grad=rule)
+            y.backward(g)
+            res[path, rule] = (y.detach(), xi.grad, si.grad)
+    for rule in ("exact", "official"):
+        for a, b in zip(res["slice", rule], res["gather", rule]):
+            assert torch.allclose(a, b, atol=1e-5), rule
