@@ -126,8 +126,8 @@ def temporal_shift(
         ValueError: bad stride, axes, or a ``shift`` whose length is not the channel count.
 
     Implementation (:class:`_TemporalShiftFn`, exact gradients on both paths): while the shifts of
-    a call span at most ``_SLICE_TAPS`` integer offsets (trained Shift-GCN shifts stay within
-    (-1, 1): 3-4 offsets), a depthwise temporal convolution: one in-place multiply-add of a
+    a call span at most ``_SLICE_TAPS`` integer offsets (in the trained encoders checked every
+    shift lies in (-1, 1): 3-4 offsets), a depthwise temporal convolution: one in-place multiply-add of a
     contiguous frame range per offset, forward and backward, no index tensors; wider spreads
     use two ``gather`` reads over the flattened non-batch axes with clamped frame indices (the
     frame-independent part of the index cached per shape), zeroing only the edge frames that read
@@ -195,8 +195,8 @@ def _tc(a: Tensor, time_first: bool) -> Tensor:
 
 
 # The slice path (a depthwise convolution over the taps the shifts need) is used while the shifts
-# of a layer need at most this many taps (floor(min) .. floor(max) + 1); trained Shift-GCN shifts
-# stay within (-1, 1), i.e. 3-4 taps. Wider spreads use the gather path.
+# of a layer need at most this many taps (floor(min) .. floor(max) + 1); in the trained encoders
+# checked every shift lies in (-1, 1), i.e. 3-4 taps. Wider spreads use the gather path.
 _SLICE_TAPS = 6
 
 
@@ -253,17 +253,15 @@ class _TemporalShiftFn(torch.autograd.Function):
             out_shape[time_dim] = T_out
             # a tap that reads a frame for every output frame starts the sum (no zero fill)
             full = next((k for k, (_, t0, t1) in enumerate(ctx.taps) if t0 == 0 and t1 == T_out), None)
-            out = None
-            for k in ([full] if full is not None else []) + [k for k in range(len(ctx.taps)) if k != full]:
+            order = ([full] if full is not None else []) + [k for k in range(len(ctx.taps)) if k != full]
+            out = None if full is not None else x.new_zeros(out_shape)
+            for k in order:
                 j, t0, t1 = ctx.taps[k]
                 src = _time_slice(x, time_dim, t0 * stride + j, (t1 - 1) * stride + j + 1, stride)
                 if out is None:
-                    out = src * w[j - lo] if full is not None else x.new_zeros(out_shape)
-                    if full is not None:
-                        continue
-                _time_slice(out, time_dim, t0, t1).addcmul_(src, w[j - lo])
-            if out is None:  # every read falls outside the clip
-                out = x.new_zeros(out_shape)
+                    out = src * w[j - lo]
+                else:
+                    _time_slice(out, time_dim, t0, t1).addcmul_(src, w[j - lo])
             ctx.lo = lo
             ctx.save_for_backward(x, base, frac, w)
             return out
