@@ -480,15 +480,12 @@ def bench_e2e() -> dict:
     so no finished stage is skipped and the committed reports are left alone.  Peak RSS is that
     of the largest single process (papermill kernels included: ``RUSAGE_CHILDREN``)."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, NEURON_CACHE=str(Path(tmp) / "cache"))
-        env.pop("NEURON_BENCH_REEXEC", None)
+        from neuron.allocator import preload_env
+
         # the job as a user runs it: its kernels choose their allocator (neuron.allocator), the
         # driver process keeps the system one
-        pre = [p for p in env.get("LD_PRELOAD", "").split() if "tcmalloc" not in p]
-        if pre:
-            env["LD_PRELOAD"] = " ".join(pre)
-        else:
-            env.pop("LD_PRELOAD", None)
+        env = preload_env(dict(os.environ, NEURON_CACHE=str(Path(tmp) / "cache")), None)
+        env.pop("NEURON_BENCH_REEXEC", None)
         cmd = ["bash", "scripts/main.sh", "params/studies/utd_mhad_quick.yaml",
                "--runs-root", str(Path(tmp) / "runs"), "--reports-root", str(Path(tmp) / "reports")]
         t0 = time.perf_counter()
@@ -571,7 +568,7 @@ def ensure_allocator(choice: str, argv: list[str]) -> str:
     Raises:
         SystemExit: ``tcmalloc`` requested but not installed.
     """
-    from neuron.allocator import allocator_name, current_allocator, find_tcmalloc
+    from neuron.allocator import allocator_name, current_allocator, find_tcmalloc, preload_env
 
     want = allocator_name() if choice == "auto" else choice
     lib = find_tcmalloc()
@@ -581,19 +578,10 @@ def ensure_allocator(choice: str, argv: list[str]) -> str:
                              "(apt-get install libtcmalloc-minimal4, or conda install gperftools)")
         want = "system"
     have = current_allocator()
-    if have == want:
+    if have == want or os.environ.get("NEURON_BENCH_REEXEC"):  # re-executed once already: no loop
         return have
-    env = dict(os.environ)
-    pre = [p for p in env.get("LD_PRELOAD", "").split() if "tcmalloc" not in p]
-    if want == "tcmalloc":
-        pre.insert(0, lib)
-    if pre:
-        env["LD_PRELOAD"] = " ".join(pre)
-    else:
-        env.pop("LD_PRELOAD", None)
+    env = preload_env(dict(os.environ), lib if want == "tcmalloc" else None)
     env["NEURON_BENCH_REEXEC"] = "1"
-    if os.environ.get("NEURON_BENCH_REEXEC"):  # already re-executed once: do not loop
-        return have
     sys.stdout.flush()
     os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *argv], env)
     return have  # not reached

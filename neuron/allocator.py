@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterator
 
 __all__ = ["ALLOCATORS", "allocator_name", "current_allocator", "find_tcmalloc", "kernel_allocator",
-           "kernel_preload"]
+           "kernel_preload", "preload_env"]
 
 ALLOCATORS = ("tcmalloc", "system")
 _CANDIDATES = ("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4",
@@ -73,6 +73,20 @@ def kernel_preload() -> str | None:
                       "about twice as high in encoder training; set NEURON_ALLOCATOR=system to "
                       "silence this", RuntimeWarning, stacklevel=2)
     return lib
+
+
+def preload_env(env: dict[str, str], lib: str | None) -> dict[str, str]:
+    """A copy of the environment ``env`` whose ``LD_PRELOAD`` holds no tcmalloc, then ``lib`` first
+    when given (``None``: the system allocator for the processes started with it)."""
+    out = dict(env)
+    pre = [p for p in out.get("LD_PRELOAD", "").split() if "tcmalloc" not in p]
+    if lib:
+        pre.insert(0, lib)
+    if pre:
+        out["LD_PRELOAD"] = " ".join(pre)
+    else:
+        out.pop("LD_PRELOAD", None)
+    return out
 
 
 @contextlib.contextmanager

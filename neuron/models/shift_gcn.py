@@ -253,9 +253,8 @@ class _TemporalShiftFn(torch.autograd.Function):
             out_shape[time_dim] = T_out
             # a tap that reads a frame for every output frame starts the sum (no zero fill)
             full = next((k for k, (_, t0, t1) in enumerate(ctx.taps) if t0 == 0 and t1 == T_out), None)
-            order = ([full] if full is not None else []) + [k for k in range(len(ctx.taps)) if k != full]
             out = None if full is not None else x.new_zeros(out_shape)
-            for k in order:
+            for k in _full_tap_first(len(ctx.taps), full):
                 j, t0, t1 = ctx.taps[k]
                 src = _time_slice(x, time_dim, t0 * stride + j, (t1 - 1) * stride + j + 1, stride)
                 if out is None:
@@ -316,6 +315,12 @@ def _official_surrogate(g_pos: Tensor) -> Tensor:
     return torch.where(g_pos != 0, 0.01 * torch.sign(g_pos), torch.full_like(g_pos, 1e-4))
 
 
+def _full_tap_first(n_taps: int, full: int | None) -> list[int]:
+    """Tap order for a sum that the full-coverage tap ``full`` (if any) starts."""
+    rest = [k for k in range(n_taps) if k != full]
+    return rest if full is None else [full] + rest
+
+
 def _tap_weights(base: Tensor, frac: Tensor, lo: int, n_taps: int, nd: int, channel_dim: int) -> Tensor:
     """``(n_taps, *bshape)`` per-channel weights of taps ``lo .. lo + n_taps - 1``: ``1 - frac`` at
     ``floor(pos)``, ``frac`` at ``floor(pos) + 1``, broadcastable against the shifted tensor."""
@@ -361,14 +366,13 @@ def _slice_shift_backward(ctx, grad: Tensor):
         full = next((k for k, (j, t0, t1) in enumerate(ctx.taps)
                      if stride == 1 and j == 0 and t0 == 0 and t1 == T), None)
         g_x = None if full is not None else grad.new_zeros(in_shape)
-        for k in ([full] if full is not None else []) + [k for k in range(len(ctx.taps)) if k != full]:
+        for k in _full_tap_first(len(ctx.taps), full):
             j, t0, t1 = ctx.taps[k]
             g = _time_slice(grad, time_dim, t0, t1)
             if g_x is None:
                 g_x = g * w[j - lo]
-                continue
-            dst = _time_slice(g_x, time_dim, t0 * stride + j, (t1 - 1) * stride + j + 1, stride)
-            dst.addcmul_(g, w[j - lo])
+            else:
+                _time_slice(g_x, time_dim, t0 * stride + j, (t1 - 1) * stride + j + 1, stride).addcmul_(g, w[j - lo])
     return g_x, g_pos, None, None, None, None
 
 
