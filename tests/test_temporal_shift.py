@@ -100,12 +100,12 @@ def test_module_learns_shift_and_validates() -> None:
         temporal_shift(torch.randn(1, 3, 4, 2), torch.zeros(3), stride=0)
 
 
-@pytest.fixture(params=["slice", "gather"])
+@pytest.fixture(params=["conv", "gather"])
 def shift_path(request, monkeypatch):
-    """Force one of the two implementations of the shift (slice: depthwise taps; gather)."""
+    """Force one of the two implementations of the shift (conv: depthwise convolution; gather)."""
     import neuron.models.shift_gcn as sg
 
-    monkeypatch.setattr(sg, "_SLICE_TAPS", 1000 if request.param == "slice" else 0)
+    monkeypatch.setattr(sg, "_CONV_REACH", 1000 if request.param == "conv" else 0)
     return request.param
 
 
@@ -126,7 +126,7 @@ def test_both_paths_match_naive_and_gradcheck(shift_path: str, stride: int) -> N
 
 
 @pytest.mark.parametrize("stride", [1, 2])
-def test_slice_and_gather_paths_agree(monkeypatch, stride: int) -> None:
+def test_conv_and_gather_paths_agree(monkeypatch, stride: int) -> None:
     """Same output and gradients (input and shift, exact and official rules) from both paths on a
     Shift-GCN-sized channels-last tensor with shifts in (-1, 1), as trained encoders have."""
     import neuron.models.shift_gcn as sg
@@ -136,13 +136,49 @@ def test_slice_and_gather_paths_agree(monkeypatch, stride: int) -> None:
     shift = torch.rand(8) * 2 - 1
     g = torch.randn(3, (16 - 1) // stride + 1, 5, 8)
     res = {}
-    for path, taps in (("slice", 1000), ("gather", 0)):
-        monkeypatch.setattr(sg, "_SLICE_TAPS", taps)
+    for path, reach in (("conv", 1000), ("gather", 0)):
+        monkeypatch.setattr(sg, "_CONV_REACH", reach)
         for rule in ("exact", "official"):
             xi, si = x.clone().requires_grad_(), shift.clone().requires_grad_()
             y = temporal_shift(xi, si, stride, time_dim=1, channel_dim=3, shift_grad=rule)
             y.backward(g)
             res[path, rule] = (y.detach(), xi.grad, si.grad)
     for rule in ("exact", "official"):
-        for a, b in zip(res["slice", rule], res["gather", rule]):
+        for a, b in zip(res["conv", rule], res["gather", rule]):
             assert torch.allclose(a, b, atol=1e-5), rule
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_trained_shift_range_takes_the_convolution_path(monkeypatch, stride: int) -> None:
+    """Shifts in (-1, 1), the range of trained encoders, run as the depthwise convolution (reach
+    1 for stride 1, 2 for stride 2); a shift beyond ``_CONV_REACH`` runs the gather path."""
+    import neuron.models.shift_gcn as sg
+
+    calls = []
+    real = sg._conv_shift
+    monkeypatch.setattr(sg, "_conv_shift", lambda *a: calls.append(a[3]) or real(*a))
+    x = torch.randn(2, 12, 3, 4)
+    temporal_shift(x, torch.tensor([-0.99, -0.2, 0.4, 0.99]), stride, time_dim=1, channel_dim=3)
+    assert calls == [stride]
+    temporal_shift(x, torch.tensor([-0.5, 0.0, 0.5, sg._CONV_REACH + 0.5]), stride, time_dim=1, channel_dim=3)
+    assert calls == [stride]  # the wide shift did not take the convolution path
+
+
+def test_encoder_step_is_bitwise_repeatable() -> None:
+    """Two identical training steps of the encoder (two threads, the convolution path) give
+    bitwise equal gradients: CPU runs are reproducible."""
+    from neuron.models import ShiftGCN
+
+    torch.set_num_threads(2)
+    try:
+        grads = []
+        for _ in range(2):
+            torch.manual_seed(3)
+            m = ShiftGCN(4, num_point=5, num_person=2)
+            x = torch.randn(6, 3, 16, 5, 2)
+            torch.nn.functional.cross_entropy(m(x).logits, torch.arange(6) % 4).backward()
+            grads.append([p.grad.clone() for p in m.parameters()])
+        assert all(torch.equal(a, b) for a, b in zip(*grads))
+        assert any(float(g.abs().sum()) > 0 for g in grads[0])
+    finally:
+        torch.set_num_threads(1)

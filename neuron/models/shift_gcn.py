@@ -3,8 +3,9 @@ Convolutional Network", CVPR 2020), in plain PyTorch.
 
 This is an independent re-implementation of the architecture used as the frozen skeleton encoder
 of Neuron (official code: ``cseeyangchen/Neuron``, ``model/shiftgcn_match.py``; original:
-``kchengiva/Shift-GCN``).  Nothing here needs a CUDA extension: the adaptive temporal shift is an
-index-based, fully differentiable PyTorch op (:func:`temporal_shift`).
+``kchengiva/Shift-GCN``).  Nothing here needs a CUDA extension: the adaptive temporal shift is a
+fully differentiable PyTorch op (:func:`temporal_shift`: a depthwise temporal convolution built
+from the shifts, or gathers for wide shifts).
 
 Layout.  The public boundary is ``(N, C, T, V, M)``.  Internally the network runs
 *channels-last*, ``(N*M, T, V, C)``, so that every pointwise linear map is a plain matrix product
@@ -125,13 +126,17 @@ def temporal_shift(
     Raises:
         ValueError: bad stride, axes, or a ``shift`` whose length is not the channel count.
 
-    Implementation (:class:`_TemporalShiftFn`, exact gradients on both paths): while the shifts of
-    a call span at most ``_SLICE_TAPS`` integer offsets (in the trained encoders checked every
-    shift lies in (-1, 1): 3-4 offsets), a depthwise temporal convolution: one in-place multiply-add of a
-    contiguous frame range per offset, forward and backward, no index tensors; wider spreads
-    use two ``gather`` reads over the flattened non-batch axes with clamped frame indices (the
-    frame-independent part of the index cached per shape), zeroing only the edge frames that read
-    outside ``[0, T)``.
+    Implementation (exact gradients on both paths): while every read position lies within
+    ``_CONV_REACH`` frames of the output frame (in the trained encoders checked every shift lies
+    in (-1, 1): a reach of 1 for stride 1, 2 for stride 2), a depthwise convolution over time
+    (``F.conv2d`` with ``groups=C`` and one ``(2 * reach + 1)``-tap kernel per channel holding the
+    two interpolation weights ``1 - frac`` and ``frac``; zero padding gives the zero reads outside
+    ``[0, T)``), built from the shift with autograd so the shift's gradient is the exact
+    derivative of the kernel; on CPU the convolution runs in oneDNN, which reads channels-last
+    input ``(N, T, V, C)`` in place. Wider reaches use :class:`_TemporalShiftFn`: two ``gather``
+    reads over the flattened non-batch axes with clamped frame indices (the frame-independent
+    part of the index cached per shape), zeroing only the edge frames that read outside
+    ``[0, T)``.
     """
     nd = x.dim()
     time_dim %= nd
@@ -145,8 +150,14 @@ def temporal_shift(
         raise ConfigError(f"temporal_shift: shift must have shape ({C},), got {tuple(shift.shape)}")
     if shift_grad not in SHIFT_GRADS:
         raise ConfigError(f"temporal_shift: shift_grad must be one of {SHIFT_GRADS}, got {shift_grad!r}")
-    x = x.contiguous()
-    return _TemporalShiftFn.apply(x, shift.to(x.dtype), stride, time_dim, channel_dim,
+    pos = shift.to(x.dtype)
+    if stride > 1:
+        pos = pos + (stride - 1) / 2.0
+    base = torch.floor(pos.detach())
+    reach = max(-int(base.min()), int(base.max()) + 1)  # farthest tap offset any channel reads
+    if reach <= _CONV_REACH:
+        return _conv_shift(x, pos, base, reach, stride, time_dim, channel_dim, shift_grad == "official")
+    return _TemporalShiftFn.apply(x.contiguous(), shift.to(x.dtype), stride, time_dim, channel_dim,
                                   shift_grad == "official")
 
 
@@ -194,85 +205,71 @@ def _tc(a: Tensor, time_first: bool) -> Tensor:
     return a if time_first else a.t()
 
 
-# The slice path (a depthwise convolution over the taps the shifts need) is used while the shifts
-# of a layer need at most this many taps (floor(min) .. floor(max) + 1); in the trained encoders
-# checked every shift lies in (-1, 1), i.e. 3-4 taps. Wider spreads use the gather path.
-_SLICE_TAPS = 6
+# The depthwise-convolution path is used while every tap offset lies within this many frames
+# (kernel of 2 * reach + 1 taps); in the trained encoders checked the reach is 1 (stride 1) or 2
+# (stride 2). Wider reaches use the gather path.
+_CONV_REACH = 3
 
 
-def _time_slice(x: Tensor, time_dim: int, start: int, stop: int, step: int = 1) -> Tensor:
-    """View of ``x`` restricted to frames ``start:stop:step`` along ``time_dim``."""
-    sl = [slice(None)] * x.dim()
-    sl[time_dim] = slice(start, stop, step)
-    return x[tuple(sl)]
+class _OfficialShiftGrad(torch.autograd.Function):
+    """Identity on the read positions whose backward replaces their gradient by the official
+    Shift-GCN CUDA op's surrogate (:func:`_official_surrogate`)."""
+
+    @staticmethod
+    def forward(ctx, pos: Tensor) -> Tensor:
+        return pos.clone()
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        return _official_surrogate(grad)
 
 
-def _tap_ranges(lo: int, n_taps: int, stride: int, T: int, T_out: int) -> list[tuple[int, int, int]]:
-    """``(j, t0, t1)`` for every tap offset ``j = lo .. lo + n_taps - 1``: output frames
-    ``t0 .. t1 - 1`` read input frames ``t * stride + j`` inside ``[0, T)`` (empty taps dropped)."""
-    out = []
-    for j in range(lo, lo + n_taps):
-        t0 = max(0, -(j // stride))  # smallest t with t * stride + j >= 0
-        t1 = min(T_out, (T - 1 - j) // stride + 1)  # one past the largest t with t * stride + j < T
-        if t1 > t0:
-            out.append((j, t0, t1))
-    return out
+def _conv_shift(x: Tensor, pos: Tensor, base: Tensor, reach: int, stride: int, time_dim: int,
+                channel_dim: int, official: bool) -> Tensor:
+    """Depthwise-convolution path of :func:`temporal_shift`.
+
+    Output frame ``t`` of channel ``c`` is ``sum_j w[c, j] * x[t * stride + j]`` over tap offsets
+    ``j = -reach .. reach`` with ``w[c, floor(pos_c)] = 1 - frac_c`` and
+    ``w[c, floor(pos_c) + 1] = frac_c`` (all other taps 0), i.e. ``F.conv2d`` over
+    ``(N, C, T, rest)`` with ``groups=C``, stride ``(stride, 1)`` and zero padding ``reach``.
+    ``pos``: ``(C,)`` read positions of output frame 0 (differentiable); ``base = floor(pos)``.
+    """
+    if official:
+        pos = _OfficialShiftGrad.apply(pos)
+    C = pos.shape[0]
+    frac = pos - base
+    taps = torch.arange(-reach, reach + 1, device=x.device, dtype=x.dtype)
+    at_base = (taps == base[:, None]).to(x.dtype)  # (C, K) one-hot of floor(pos)
+    at_next = (taps == base[:, None] + 1).to(x.dtype)
+    kernel = (1 - frac)[:, None] * at_base + frac[:, None] * at_next  # (C, K)
+    xc = x.movedim((channel_dim, time_dim), (1, 2))  # (N, C, T, *rest); a view
+    rest = xc.shape[3:]
+    out = F.conv2d(xc.reshape(xc.shape[0], C, xc.shape[2], -1), kernel.view(C, 1, -1, 1),
+                   stride=(stride, 1), padding=(reach, 0), groups=C)
+    return out.reshape(out.shape[0], C, out.shape[2], *rest).movedim((1, 2), (channel_dim, time_dim))
 
 
 class _TemporalShiftFn(torch.autograd.Function):
-    """Two exact implementations of the same interpolating shift, chosen per call:
-
-    * slice path (at most ``_SLICE_TAPS`` taps): ``out[t] = sum_j w_j * x[t * stride + j]`` over
-      the integer offsets ``j`` the shifts touch, with per-channel tap weights ``w_j``
-      (``1 - frac`` on ``floor(pos)``, ``frac`` on ``floor(pos) + 1``), one in-place
-      multiply-add over a contiguous frame range per tap, forward and backward (a depthwise
-      temporal convolution; no index tensors, no gathers);
-    * gather path: two gathers (edge frames zeroed), one in-place interpolation; backward: gathers
-      only (no scatter, no zero-filled buffers).
-
-    The gradient w.r.t. the shift is ``sum(grad * (x[floor(p)+1] - x[floor(p)]))`` per channel
-    (zero outside the input) on both paths."""
+    """Gather implementation of the interpolating shift (used for reaches beyond ``_CONV_REACH``):
+    two gathers (edge frames zeroed), one in-place interpolation; backward: gathers only (no
+    scatter, no zero-filled buffers). The gradient w.r.t. the shift is
+    ``sum(grad * (x[floor(p)+1] - x[floor(p)]))`` per channel (zero outside the input)."""
 
     @staticmethod
     def forward(ctx, x: Tensor, pos: Tensor, stride: int, time_dim: int, channel_dim: int,
                 official: bool = False) -> Tensor:
-        T = x.shape[time_dim]
         if stride > 1:
             pos = pos + (stride - 1) / 2.0
         base = torch.floor(pos)
         frac = pos - base
         base = base.long()
-        lo, hi = int(base.min()), int(base.max()) + 1
         ctx.geom = (list(x.shape), stride, time_dim, channel_dim, official)
-        if hi - lo + 1 <= _SLICE_TAPS:
-            T_out = (T - 1) // stride + 1
-            ctx.taps = _tap_ranges(lo, hi - lo + 1, stride, T, T_out)
-            ctx.slice_path = True
-            w = _tap_weights(base, frac, lo, hi - lo + 1, x.dim(), channel_dim)
-            out_shape = list(x.shape)
-            out_shape[time_dim] = T_out
-            # a tap that reads a frame for every output frame starts the sum (no zero fill)
-            full = next((k for k, (_, t0, t1) in enumerate(ctx.taps) if t0 == 0 and t1 == T_out), None)
-            out = None if full is not None else x.new_zeros(out_shape)
-            for k in _full_tap_first(len(ctx.taps), full):
-                j, t0, t1 = ctx.taps[k]
-                src = _time_slice(x, time_dim, t0 * stride + j, (t1 - 1) * stride + j + 1, stride)
-                if out is None:
-                    out = src * w[j - lo]
-                else:
-                    _time_slice(out, time_dim, t0, t1).addcmul_(src, w[j - lo])
-            ctx.lo = lo
-            ctx.save_for_backward(x, base, frac, w)
-            return out
-        ctx.slice_path = False
         out, diff = _gather_shift(x, base, frac, stride, time_dim, channel_dim)
         ctx.save_for_backward(diff, base, frac)
         return out
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        if ctx.slice_path:
-            return _slice_shift_backward(ctx, grad)
         diff, base, frac = ctx.saved_tensors
         in_shape, stride, time_dim, channel_dim, official = ctx.geom
         nd = len(in_shape)
@@ -313,67 +310,6 @@ class _TemporalShiftFn(torch.autograd.Function):
 def _official_surrogate(g_pos: Tensor) -> Tensor:
     """The official CUDA op's shift gradient (``applyShiftConstraint``): ``0.01 * sign``, 1e-4 at 0."""
     return torch.where(g_pos != 0, 0.01 * torch.sign(g_pos), torch.full_like(g_pos, 1e-4))
-
-
-def _full_tap_first(n_taps: int, full: int | None) -> list[int]:
-    """Tap order for a sum that the full-coverage tap ``full`` (if any) starts."""
-    rest = [k for k in range(n_taps) if k != full]
-    return rest if full is None else [full] + rest
-
-
-def _tap_weights(base: Tensor, frac: Tensor, lo: int, n_taps: int, nd: int, channel_dim: int) -> Tensor:
-    """``(n_taps, *bshape)`` per-channel weights of taps ``lo .. lo + n_taps - 1``: ``1 - frac`` at
-    ``floor(pos)``, ``frac`` at ``floor(pos) + 1``, broadcastable against the shifted tensor."""
-    C = base.numel()
-    w = frac.new_zeros(n_taps, C)
-    col = torch.arange(C, device=base.device)
-    w[base - lo, col] = 1.0 - frac
-    w[base + 1 - lo, col] += frac
-    return w.view([n_taps] + [C if d == channel_dim else 1 for d in range(nd)])
-
-
-def _slice_shift_backward(ctx, grad: Tensor):
-    """Backward of the slice path: ``grad_x[t * stride + j] += w_j * grad[t]`` per tap and
-    ``grad_pos = sum_j dw_j/dpos * sum(grad[t] * x[t * stride + j])`` (``dw/dpos`` is ``-1`` on
-    ``floor(pos)``, ``+1`` on ``floor(pos) + 1``)."""
-    x, base, frac, w = ctx.saved_tensors
-    in_shape, stride, time_dim, channel_dim, official = ctx.geom
-    nd = len(in_shape)
-    lo = ctx.lo
-    g_x = g_pos = None
-    if ctx.needs_input_grad[1]:
-        C = in_shape[channel_dim]
-        dims = [d for d in range(nd) if d != channel_dim]
-        g_pos = grad.new_zeros(C)
-        buf = None
-        for j, t0, t1 in ctx.taps:
-            dw = (base + 1 == j).to(grad.dtype) - (base == j).to(grad.dtype)
-            if not bool(dw.any()):
-                continue
-            src = _time_slice(x, time_dim, t0 * stride + j, (t1 - 1) * stride + j + 1, stride)
-            g = _time_slice(grad, time_dim, t0, t1)
-            if buf is None or buf.numel() < src.numel():
-                buf = src.new_empty(src.numel())
-            prod = torch.mul(g, src, out=buf[: src.numel()].view(src.shape))
-            # the product is contiguous: with channels last, one row-sum instead of a 3-axis sum
-            s_j = prod.view(-1, C).sum(0) if channel_dim == nd - 1 else prod.sum(dim=dims)
-            g_pos.add_(dw * s_j)
-        if official:
-            g_pos = _official_surrogate(g_pos)
-    if ctx.needs_input_grad[0]:
-        T = in_shape[time_dim]
-        # with stride 1 the tap j = 0 writes every input frame: it starts the sum (no zero fill)
-        full = next((k for k, (j, t0, t1) in enumerate(ctx.taps)
-                     if stride == 1 and j == 0 and t0 == 0 and t1 == T), None)
-        g_x = None if full is not None else grad.new_zeros(in_shape)
-        for k in _full_tap_first(len(ctx.taps), full):
-            j, t0, t1 = ctx.taps[k]
-            g = _time_slice(grad, time_dim, t0, t1)
-            if g_x is None:
-                g_x = g * w[j - lo]
-            else:
-                _time_slice(g_x, time_dim, t0 * stride + j, (t1 - 1) * stride + j + 1, stride).addcmul_(g, w[j - lo])
-    return g_x, g_pos, None, None, None, None
 
 
 def _gather_shift(x: Tensor, base: Tensor, frac: Tensor, stride: int, time_dim: int,
@@ -549,8 +485,11 @@ class ShiftTemporalConv(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.shift_in(self.bn(x))
-        x = F.relu(self.linear(x), inplace=True)
-        return self.bn2(self.shift_out(x))
+        shape = x.shape
+        # linear map on the 2-D (rows, C) matrix and ReLU in place on that result, not on a 4-D
+        # view of it: an in-place op on a view makes autograd copy the whole base in backward
+        x = F.linear(x.reshape(-1, shape[-1]), self.linear.weight, self.linear.bias).relu_()
+        return self.bn2(self.shift_out(x.view(*shape[:-1], -1)))
 
 
 class _StridedProjection(nn.Module):
