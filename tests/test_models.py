@@ -79,6 +79,26 @@ def test_shiftgcn_backward_reaches_all_parameters() -> None:
     assert len(shifts) == 20 and all(torch.isfinite(g).all() for g in shifts)
 
 
+def test_pointwise_maps_as_convolution_equal_linear(monkeypatch) -> None:
+    """The CPU implementation of the pointwise maps (oneDNN 1x1 convolutions, strided frames read
+    in place) gives the logits and gradients of the ``F.linear`` implementation used elsewhere."""
+    import neuron.models.shift_gcn as sg
+
+    res = {}
+    for conv in (True, False):
+        monkeypatch.setattr(sg, "_POINTWISE_CONV", conv)
+        torch.manual_seed(0)
+        model = ShiftGCN(num_classes=4, num_point=5, num_person=2)
+        out = model(torch.randn(3, 3, 9, 5, 2))
+        torch.nn.functional.cross_entropy(out.logits, torch.tensor([0, 1, 3])).backward()
+        res[conv] = [out.logits.detach()] + [p.grad for p in model.parameters()]
+    # biases followed by a training-mode BatchNorm have a zero gradient: both give rounding noise,
+    # so the absolute tolerance is taken on the scale of the largest gradient
+    scale = max(float(g.abs().max()) for g in res[False][1:])
+    for a, b in zip(res[True], res[False]):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6 * scale)
+
+
 def test_spatial_shift_index_semantics() -> None:
     V, C = 5, 3
     x = torch.arange(V * C).view(V, C)
