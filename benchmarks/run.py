@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
+from torch.utils import flop_counter  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 
@@ -132,30 +133,63 @@ def reference_module():
     return mod
 
 
-# The work counted: matrix products only. The temporal shift's interpolation is not counted in
-# any implementation (a depthwise convolution in the current code, gathers and multiply-adds in
-# earlier ones; FlopCounterMode's convolution_backward formula also ignores ``groups``, counting a
-# depthwise convolution's backward C times over), so rows of different implementations count
-# the same work.
-MATRIX_PRODUCT_OPS = ("mm", "addmm", "bmm", "baddbmm")
-UNCOUNTED_OPS = ("convolution", "convolution_backward")
+# The work counted: matrix products only, including the pointwise maps that run as 1x1
+# convolutions. The temporal shift's interpolation is not counted in any implementation (a
+# depthwise convolution in the current code, gathers and multiply-adds in earlier ones), so rows
+# of different implementations count the same work. FlopCounterMode's own convolution_backward
+# formula ignores ``groups`` (it would count a depthwise convolution's backward C times over).
+MATRIX_PRODUCT_OPS = ("mm", "addmm", "bmm", "baddbmm", "convolution", "convolution_backward")
+
+
+# (the library's formulas are wrapped to take tensors or shapes, and the output as ``out_val``)
+def _conv_groups_flops(standard, groups: int, w_shape) -> int:
+    if groups == 1:
+        return standard()
+    if w_shape[1] == 1:  # depthwise: the temporal shift's interpolation, not a matrix product
+        return 0
+    raise RuntimeError(f"FLOP count: a grouped, non-depthwise convolution (groups={groups}, weight "
+                       f"{list(w_shape)}); decide deliberately how to count it")
+
+
+def _conv_fwd_flops(x_shape, w_shape, bias, stride, padding, dilation, transposed, output_padding,
+                    groups, *args, out_shape=None, **kwargs) -> int:
+    return _conv_groups_flops(lambda: flop_counter.conv_flop(
+        x_shape, w_shape, bias, stride, padding, dilation, transposed, out_val=out_shape), groups, w_shape)
+
+
+def _conv_bwd_flops(grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation, transposed,
+                    output_padding, groups, output_mask, out_shape=None, **kwargs) -> int:
+    return _conv_groups_flops(lambda: flop_counter.conv_backward_flop(
+        grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation, transposed, output_padding,
+        groups, output_mask, out_val=out_shape), groups, w_shape)
+
+
+def encoder_flop_counter() -> FlopCounterMode:
+    """A ``FlopCounterMode`` (not displayed) that counts ungrouped convolutions as the matrix
+    products they are and depthwise ones (the temporal shift) as zero.
+
+    Raises (when counting):
+        RuntimeError: a grouped convolution that is not depthwise.
+    """
+    aten = torch.ops.aten
+    return FlopCounterMode(display=False, custom_mapping={aten.convolution: _conv_fwd_flops,
+                                                          aten.convolution_backward: _conv_bwd_flops})
 
 
 def matrix_product_flops(fc: FlopCounterMode) -> int:
-    """FLOPs of the matrix products recorded by ``fc`` (``mm``, ``addmm``, ``bmm``, ``baddbmm``).
+    """FLOPs of the matrix products recorded by ``fc`` (made by :func:`encoder_flop_counter`):
+    ``mm``, ``addmm``, ``bmm``, ``baddbmm`` and ungrouped convolutions.
 
     Raises:
-        RuntimeError: ``fc`` counted an operator that is neither a matrix product nor the
-            temporal shift's convolution (the count would silently change meaning).
+        RuntimeError: ``fc`` counted another operator (the count would silently change meaning).
     """
     total = 0
     for op, n in fc.get_flop_counts()["Global"].items():
         name = getattr(op, "__name__", str(op)).split(".")[-1]
-        if name in MATRIX_PRODUCT_OPS:
-            total += n
-        elif name not in UNCOUNTED_OPS:
+        if name not in MATRIX_PRODUCT_OPS:
             raise RuntimeError(f"FLOP count: unexpected operator {op} ({n} FLOPs); extend "
-                               "MATRIX_PRODUCT_OPS or UNCOUNTED_OPS deliberately")
+                               "MATRIX_PRODUCT_OPS deliberately")
+        total += n
     return total
 
 
@@ -200,13 +234,13 @@ def bench_encoder(mod, V: int, M: int, batch: int, T: int, reps: int, bound: dic
         net(x)
 
     calibrate_bn(model, x)
-    with FlopCounterMode(display=False) as fc:
+    with encoder_flop_counter() as fc:
         model.eval()
         with torch.no_grad():
             model(x)
     f_fwd = matrix_product_flops(fc) / batch
     model.train()
-    with FlopCounterMode(display=False) as fc:
+    with encoder_flop_counter() as fc:
         F.cross_entropy(model(x).logits, y).backward()
     f_train = matrix_product_flops(fc) / batch
     opt.zero_grad(set_to_none=True)
