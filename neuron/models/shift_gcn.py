@@ -132,8 +132,9 @@ def temporal_shift(
     (``F.conv2d`` with ``groups=C`` and one ``(2 * reach + 1)``-tap kernel per channel holding the
     two interpolation weights ``1 - frac`` and ``frac``; zero padding gives the zero reads outside
     ``[0, T)``), built from the shift with autograd so the shift's gradient is the exact
-    derivative of the kernel; on CPU the convolution runs in oneDNN, which reads channels-last
-    input ``(N, T, V, C)`` in place. Wider reaches use :class:`_TemporalShiftFn`: two ``gather``
+    derivative of the kernel; it runs on CPU, in oneDNN, which reads channels-last input
+    ``(N, T, V, C)`` in place. Wider reaches and other devices (where a convolution could silently
+    run in TF32) use :class:`_TemporalShiftFn`: two ``gather``
     reads over the flattened non-batch axes with clamped frame indices (the frame-independent
     part of the index cached per shape), zeroing only the edge frames that read outside
     ``[0, T)``.
@@ -155,7 +156,8 @@ def temporal_shift(
         pos = pos + (stride - 1) / 2.0
     base = torch.floor(pos.detach())
     reach = max(-int(base.min()), int(base.max()) + 1)  # farthest tap offset any channel reads
-    if reach <= _CONV_REACH:
+    # oneDNN on CPU; elsewhere the gathers (a cuDNN convolution could silently run in TF32)
+    if reach <= _CONV_REACH and x.device.type == "cpu":
         return _conv_shift(x, pos, base, reach, stride, time_dim, channel_dim, shift_grad == "official")
     return _TemporalShiftFn.apply(x.contiguous(), shift.to(x.dtype), stride, time_dim, channel_dim,
                                   shift_grad == "official")
