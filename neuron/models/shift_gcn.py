@@ -8,9 +8,11 @@ fully differentiable PyTorch op (:func:`temporal_shift`: a depthwise temporal co
 from the shifts, or gathers for wide shifts).
 
 Layout.  The public boundary is ``(N, C, T, V, M)``.  Internally the network runs
-*channels-last*, ``(N*M, T, V, C)``, so that every pointwise linear map is a plain matrix product
-over the last dimension and the non-local spatial shift is one ``gather`` over the
-contiguous ``V*C`` axis, with no permute/copy inside a block.  Parameter shapes follow the
+*channels-last*, ``(N*M, T, V, C)``, so that every pointwise linear map is a matrix product
+over the last dimension (on CPU a oneDNN 1x1 convolution over the channels-last view, see
+:func:`_pointwise`), the temporal shift a depthwise convolution over that view and the
+non-local spatial shift one ``gather`` over the contiguous ``V*C`` axis, with no copy inside a
+block.  Parameter shapes follow the
 original (``weight (C_in, C_out)``, ``bias (1, 1, C_out)``, ``feature_mask (1, V, C_in)``, the
 spatial BatchNorm over ``V*C_out`` in joint-major order, 1x1 "convolutions" stored as
 ``nn.Linear`` with the conv weight's ``(C_out, C_in)`` shape).
