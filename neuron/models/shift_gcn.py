@@ -254,7 +254,8 @@ def _conv_shift(x: Tensor, pos: Tensor, base: Tensor, reach: int, stride: int, t
 
 
 class _TemporalShiftFn(torch.autograd.Function):
-    """Gather implementation of the interpolating shift (used for reaches beyond ``_CONV_REACH``):
+    """Gather implementation of the interpolating shift (used for reaches beyond ``_CONV_REACH``
+    and off CPU):
     two gathers (edge frames zeroed), one in-place interpolation; backward: gathers only (no
     scatter, no zero-filled buffers). The gradient w.r.t. the shift is
     ``sum(grad * (x[floor(p)+1] - x[floor(p)]))`` per channel (zero outside the input)."""
@@ -395,9 +396,10 @@ def _pointwise(x: Tensor, weight: Tensor, bias: Tensor | None, stride: int = 1, 
     Returns ``(B, ceil(T / stride), V, C_out)`` (contiguous).
 
     On CPU it runs as a 1x1 convolution over the channels-last view ``(B, C, T, V)``: oneDNN's
-    1x1 convolution kernels are 1.1-1.4x as fast as the BLAS matrix product for these thin
-    ``C_in = 64-256`` products, forward and backward (``benchmarks/run.py`` A/B), and read strided
-    frames without a copy. Elsewhere it is ``F.linear`` (on CUDA a convolution could silently
+    1x1 convolution kernels were 1.06-1.38x as fast as the BLAS matrix product for these thin
+    ``C_in = 64-256`` products, forward plus backward, in an isolated timing, the whole training
+    step 1.18-1.20x (``benchmarks/run.py --ab``, README), and they read strided frames without a
+    copy. Elsewhere it is ``F.linear`` (on CUDA a convolution could silently
     use TF32 where matrix products do not).
     """
     if x.device.type == "cpu" and _POINTWISE_CONV:
