@@ -119,9 +119,9 @@ def test_benchmark_without_tcmalloc_says_what_to_install(monkeypatch):
 
 
 def test_preload_env_replaces_tcmalloc_only():
-    env = {"LD_PRELOAD": "/x/libtcmalloc_minimal.so.4 /y/libother.so", "A": "1"}
-    assert allocator.preload_env(env, None) == {"LD_PRELOAD": "/y/libother.so", "A": "1"}
-    assert allocator.preload_env(env, "/z/libtcmalloc_minimal.so.4")["LD_PRELOAD"] == \
-        "/z/libtcmalloc_minimal.so.4 /y/libother.so"
-    assert "LD_PRELOAD" not in allocator.preload_env({"LD_PRELOAD": "/x/libtcmalloc.so"}, None)
-    assert env["LD_PRELOAD"].startswith("/x/")  # the input is not modified
+    env = {"LD_PRELOAD": "x/libtcmalloc_minimal.so.4 y/libother.so", "A": "1"}
+    assert allocator.preload_env(env, None) == {"LD_PRELOAD": "y/libother.so", "A": "1"}
+    assert allocator.preload_env(env, "z/libtcmalloc_minimal.so.4")["LD_PRELOAD"] == \
+        "z/libtcmalloc_minimal.so.4 y/libother.so"
+    assert "LD_PRELOAD" not in allocator.preload_env({"LD_PRELOAD": "x/libtcmalloc.so"}, None)
+    assert env["LD_PRELOAD"].startswith("x/")  # the input is not modified
