@@ -157,11 +157,12 @@ def temporal_shift(
     if stride > 1:
         pos = pos + (stride - 1) / 2.0
     base = torch.floor(pos.detach())
-    reach = max(-int(base.min()), int(base.max()) + 1)  # farthest tap offset any channel reads
+    lo, hi = (int(b) for b in torch.aminmax(base))
+    reach = max(-lo, hi + 1)  # farthest tap offset any channel reads
     # oneDNN on CPU; elsewhere the gathers (a cuDNN convolution could silently run in TF32)
     if reach <= _CONV_REACH and x.device.type == "cpu":
         return _conv_shift(x, pos, base, reach, stride, time_dim, channel_dim, shift_grad == "official")
-    return _TemporalShiftFn.apply(x.contiguous(), shift.to(x.dtype), stride, time_dim, channel_dim,
+    return _TemporalShiftFn.apply(x.contiguous(), pos, base, stride, time_dim, channel_dim,
                                   shift_grad == "official")
 
 
@@ -261,11 +262,9 @@ class _TemporalShiftFn(torch.autograd.Function):
     ``sum(grad * (x[floor(p)+1] - x[floor(p)]))`` per channel (zero outside the input)."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, pos: Tensor, stride: int, time_dim: int, channel_dim: int,
+    def forward(ctx, x: Tensor, pos: Tensor, base: Tensor, stride: int, time_dim: int, channel_dim: int,
                 official: bool = False) -> Tensor:
-        if stride > 1:
-            pos = pos + (stride - 1) / 2.0
-        base = torch.floor(pos)
+        # pos: (C,) read positions of output frame 0 (stride offset included); base = floor(pos)
         frac = pos - base
         base = base.long()
         ctx.geom = (list(x.shape), stride, time_dim, channel_dim, official)
@@ -309,7 +308,7 @@ class _TemporalShiftFn(torch.autograd.Function):
                 term = torch.gather(gf, 1, idx.expand(gf.shape[0], -1)).view(in_shape)
                 w = _tc(w, time_first).reshape(w_shape)
                 g_x = term.mul_(w) if g_x is None else g_x.addcmul_(term, w)
-        return g_x, g_pos, None, None, None, None
+        return g_x, g_pos, None, None, None, None, None
 
 
 def _official_surrogate(g_pos: Tensor) -> Tensor:
