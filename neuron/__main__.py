@@ -6,7 +6,9 @@
 - ``validate FILE.yaml ...``: validate parameter files (datasets, splits, runs, studies).
 - ``summarise STUDY.yaml [--seeds ...]``: rewrite a study's summary from its finished runs.
 - ``expand STUDY.yaml``: list the runs a study expands into.
-- ``index [REPORTS]``: scrub machine paths from the reports and write ``reports/index.html``.
+- ``index [REPORTS]``: scrub machine paths from the reports, regenerate the tables of every
+  study's ``README.md`` and of the project README, and write ``reports/README.md`` and
+  ``reports/index.html``.
 """
 from __future__ import annotations
 
@@ -78,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     p_sum.add_argument("--seeds", nargs="+", type=int, default=None)
     p_exp = sub.add_parser("expand", help="list the runs of a study")
     p_exp.add_argument("study", type=Path)
-    p_idx = sub.add_parser("index", help="scrub machine paths from reports/ and write reports/index.html")
+    p_idx = sub.add_parser("index", help="scrub machine paths from reports/, regenerate the README tables "
+                                         "and write reports/README.md and reports/index.html")
     p_idx.add_argument("reports", type=Path, nargs="?", default=None, help="reports folder (default reports/)")
     args = parser.parse_args(argv)
     try:
@@ -119,12 +122,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{f}: {_validate(f)}")
         elif args.cmd == "index":
             from neuron.config import PROJECT_ROOT
-            from neuron.reports import scrub_reports, write_index
+            from neuron.reports import scrub_reports, write_all
 
             root = args.reports or PROJECT_ROOT / "reports"
             for path in scrub_reports(root):
                 print(f"scrubbed machine paths: {path}")
-            print(f"index written to {write_index(root)}")
+            for path in write_all(root):
+                print(f"written: {path}")
         elif args.cmd == "expand":
             from neuron.config import load_study_config
             from neuron.pipeline import expand_study

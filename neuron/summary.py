@@ -24,6 +24,14 @@ METRICS = (("ZSL top-1", "zsl_top1"), ("GZSL seen", "gzsl_seen"), ("GZSL unseen"
            ("GZSL H", "gzsl_h"))
 #: Metrics whose differences the compact table shows (all four are in results.json).
 TABLE_DIFFS = (("ZSL top-1", "zsl_top1"), ("GZSL H", "gzsl_h"))
+#: Display names of the two evaluation protocols (stored keys stay ``honest`` and ``paper``):
+#: one fused prediction calibrated on validation data only, and the official code's scoring (a
+#: sample counts when either branch is right; calibration tuned on the test set).
+PROTOCOL_NAMES = {"honest": "validation-calibrated", "paper": "official-code (test-tuned)"}
+#: Display names of the scored methods (:data:`neuron.evaluate.METHODS`), in table order.
+METHOD_NAMES = {"baseline": "global-alignment baseline", "neuron": "Neuron (paper configuration)",
+                "neuron_allrounds": "Neuron, every round scored", "ensemble": "Neuron + baseline",
+                "ensemble_allrounds": "every round + baseline"}
 NO_OUTCOMES = "n/a: no per-sample outcomes in these runs"
 NO_COMMON = "n/a: no split and seed in common with the reference"
 
@@ -118,7 +126,9 @@ def _fmt_diff(d: float, ci: Sequence[float]) -> str:
     return f"{d:+.1f} [{ci[0]:+.1f}, {ci[1]:+.1f}]"
 
 
-def _relative(verdict: str, name_a: str) -> str:
+def relative_verdict(verdict: str, name_a: str) -> str:
+    """A comparison's verdict (``"<A> better"``, ``"<B> better"``, ``"no difference"``) as seen
+    from A: ``better`` / ``worse`` / ``no difference``."""
     if verdict in ("no difference", "n/a"):
         return verdict
     return "better" if verdict == f"{name_a} better" else "worse"
@@ -127,7 +137,7 @@ def _relative(verdict: str, name_a: str) -> str:
 def diff_cell(metric: Mapping[str, Any], name_a: str) -> str:
     """One metric of :func:`compare` as ``"+1.2 [-0.3, +2.5] no difference"`` (difference A - B,
     its 95 % interval, and the verdict for A: better / worse / no difference)."""
-    return f"{_fmt_diff(metric['diff'], metric['diff_ci'])} {_relative(metric['verdict'], name_a)}"
+    return f"{_fmt_diff(metric['diff'], metric['diff_ci'])} {relative_verdict(metric['verdict'], name_a)}"
 
 
 def study_table(rows: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[str, Any]] | None,
@@ -195,7 +205,7 @@ def study_table(rows: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[st
                 m = res["metrics"][k] if has_diff else {}
                 rec[f"{k}_diff"] = m.get("diff")
                 rec[f"{k}_diff_ci"] = m.get("diff_ci")
-                rec[f"{k}_verdict"] = (_relative(m["verdict"], f"{pm[0]}/{pm[1]}")
+                rec[f"{k}_verdict"] = (relative_verdict(m["verdict"], f"{pm[0]}/{pm[1]}")
                                        if has_diff else None)
                 if has_diff:
                     comparisons.append({
