@@ -167,18 +167,21 @@ def execute_notebook(notebook: Path, out_dir: Path, parameters: dict, progress: 
 
 
 def render_html(nb_path: Path) -> Path:
-    """Render an executed notebook to ``.html`` beside it, inputs hidden (nbconvert), with machine
-    paths replaced by placeholders (:func:`neuron.reports.scrub_text`)."""
+    """Render an executed notebook to ``.html`` beside it: inputs hidden, nbconvert's light
+    ``basic`` template inside :func:`neuron.reports.report_page` (one small shared stylesheet,
+    readable offline; the page title is the notebook's first heading), machine paths replaced by
+    placeholders (:func:`neuron.reports.scrub_text`)."""
     import nbformat
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    from neuron.io import write_text
+    from neuron.reports import report_page, scrub_text
+
+    exporter = HTMLExporter(template_name="basic", exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
     body, _ = exporter.from_notebook_node(nbformat.read(str(nb_path), as_version=4))
     html = nb_path.with_suffix(".html")
-    from neuron.io import write_text
-    from neuron.reports import scrub_text
-
-    write_text(html, scrub_text(body))  # machine paths -> placeholders (neuron.reports)
+    write_text(html, scrub_text(report_page(body)))  # machine paths -> placeholders (neuron.reports)
     return html
 
 

@@ -93,6 +93,38 @@ def scrub_reports(folder: str | os.PathLike, root: str | os.PathLike | None = No
     return changed
 
 
+#: The one stylesheet of every rendered report (about 1.5 KB, inlined so a page reads offline and
+#: on its own; nbconvert's ``lab`` template inlines about 250 KB of JupyterLab CSS per page).
+REPORT_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;line-height:1.45;margin:0 auto;
+max-width:72em;padding:1.5em 2em;color:#1b1b1b;background:#fff}
+h1,h2,h3{line-height:1.2;margin:1.2em 0 .5em}h1{font-size:1.7em}h2{font-size:1.35em}h3{font-size:1.1em}
+a.anchor-link{display:none}
+pre,code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.88em}
+pre{background:#f6f8fa;padding:.6em .8em;overflow-x:auto;border-radius:4px;white-space:pre-wrap}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:right;vertical-align:top;white-space:nowrap}
+th{background:#f6f8fa;text-align:center}td:first-child,th:first-child{text-align:left}
+tbody tr:nth-child(odd){background:#fbfbfb}
+img,svg{max-width:100%;height:auto}
+.output_area{margin:.4em 0;overflow-x:auto}.output_stderr pre{background:#fff5f5}
+details{margin:.8em 0}summary{cursor:pointer;font-weight:600}
+.note{color:#555;font-size:.92em}
+"""
+
+
+def report_page(body: str, title: str | None = None) -> str:
+    """A rendered notebook body (nbconvert's ``basic`` template) as a standalone HTML page with
+    :data:`REPORT_CSS`; the title is ``title`` or the text of the body's first ``<h1>``."""
+    if title is None:
+        m = re.search(r"<h1[^>]*>(.*?)</h1>", body, re.S)
+        title = html.unescape(re.sub(r"<[^>]+>|¶", "", m.group(1))).strip() if m else "neuron report"
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{html.escape(title)}</title><style>{REPORT_CSS.strip()}</style></head>\n"
+            f"<body>\n{body}\n</body></html>\n")
+
+
 def _num(v) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 

@@ -238,3 +238,85 @@ def to_markdown(table) -> str:
     for row in df.itertuples(index=False):
         lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |")
     return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- the summary report
+def _label(rec: Mapping[str, Any], families: bool) -> str:
+    point = "" if rec.get("point") in (None, "default") else f"{rec['point']} · "
+    fam = ""
+    if families and rec.get("family"):
+        parts = str(rec["family"]).split("_")
+        fam = f" ({parts[-2]}/{parts[-1]})" if len(parts) >= 2 and parts[-1].isdigit() else f" ({rec['family']})"
+    return point + METHOD_NAMES.get(rec["method"], rec["method"]) + fam
+
+
+def compact_table(records: Sequence[Mapping[str, Any]]):
+    """One row per (point, split family, method), the two protocols as column groups
+    (:data:`PROTOCOL_NAMES`): ZSL top-1 and GZSL H as ``mean ± std`` and, where the row has a
+    reference, the difference in ZSL top-1 with its 95 % interval and verdict. ``records`` are
+    ``results.json`` ``table`` records. Returns a pandas DataFrame (strings)."""
+    import pandas as pd
+
+    families = len({r.get("family") for r in records}) > 1
+    order = {m: i for i, m in enumerate(METHOD_NAMES)}
+    rows: dict[str, dict] = {}
+    keyed = sorted(records, key=lambda r: (str(r.get("point")), str(r.get("family")),
+                                           order.get(r["method"], 9)))
+    for r in keyed:
+        row = rows.setdefault(_label(r, families), {"runs": r.get("n_runs")})
+        name = PROTOCOL_NAMES.get(r["protocol"], r["protocol"])
+        row[(name, "ZSL top-1")] = _fmt(r.get("zsl_top1_mean"), r.get("zsl_top1_std"))
+        row[(name, "GZSL H")] = _fmt(r.get("gzsl_h_mean"), r.get("gzsl_h_std"))
+        if r.get("zsl_top1_diff") is not None and r.get("zsl_top1_diff_ci"):
+            row[(name, "Δ ZSL [95% CI]")] = (f"{_fmt_diff(r['zsl_top1_diff'], r['zsl_top1_diff_ci'])} "
+                                              f"{r.get('zsl_top1_verdict') or ''}").strip()
+        else:
+            row[(name, "Δ ZSL [95% CI]")] = "–"
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    runs = df.pop("runs")
+    df.columns = pd.MultiIndex.from_tuples(df.columns)
+    df.insert(0, ("", "runs"), runs)
+    df.index.name = "method"
+    return df.fillna("–")
+
+
+def forest_plot(records: Sequence[Mapping[str, Any]], protocol: str = "honest"):
+    """Forest plot of every row's paired difference to its reference (ZSL top-1 and GZSL H,
+    percentage points) with its 95 % interval, one marker colour per split family; rows without
+    an interval are left out. Returns a matplotlib Figure, or None when nothing has an interval."""
+    import matplotlib.pyplot as plt
+
+    recs = [r for r in records if r["protocol"] == protocol and r.get("zsl_top1_diff_ci")]
+    if not recs:
+        return None
+    families = sorted({r.get("family") or "" for r in recs})
+    labels = list(dict.fromkeys(_label(r, False) + f" vs {r['reference']}" for r in recs))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.42 * len(labels) + 1.4), sharey=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (title, key) in zip(axes, (("Δ ZSL top-1", "zsl_top1"), ("Δ GZSL H", "gzsl_h"))):
+        for fi, fam in enumerate(families):
+            mine = [r for r in recs if (r.get("family") or "") == fam and r.get(f"{key}_diff_ci")]
+            off = (fi - (len(families) - 1) / 2) * 0.18
+            ys = [labels.index(_label(r, False) + f" vs {r['reference']}") + off for r in mine]
+            xs = [r[f"{key}_diff"] for r in mine]
+            err = [[r[f"{key}_diff"] - r[f"{key}_diff_ci"][0] for r in mine],
+                   [r[f"{key}_diff_ci"][1] - r[f"{key}_diff"] for r in mine]]
+            parts = fam.split("_")
+            name = f"{parts[-2]}/{parts[-1]}" if len(parts) >= 2 and parts[-1].isdigit() else (fam or None)
+            ax.errorbar(xs, ys, xerr=err, fmt="o", capsize=3, color=colours[fi % len(colours)], label=name)
+        ax.axvline(0, color="0.4", lw=1, ls="--")
+        ax.set_title(f"{title} ({PROTOCOL_NAMES.get(protocol, protocol)})", fontsize=10)
+        ax.set_xlabel("difference, percentage points (95 % interval)")
+    axes[0].set_yticks(range(len(labels)), labels, fontsize=8)
+    axes[0].invert_yaxis()
+    if len(families) > 1:
+        axes[1].legend(title="splits", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def details_html(title: str, inner: str) -> str:
+    """``inner`` HTML in a collapsed ``<details>`` section titled ``title``."""
+    import html as _html
+
+    return f"<details><summary>{_html.escape(title)}</summary>\n{inner}\n</details>"
