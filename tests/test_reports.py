@@ -1,5 +1,7 @@
-"""Reports a person reads: no machine paths in committed reports (scrubbed by the pipeline),
-reports/index.html links every committed study with its headline numbers and date."""
+"""Reports a person reads: no machine paths in committed reports (scrubbed by the pipeline);
+reports/index.html, reports/README.md and the README tables are generated from the committed
+results (one line per study, the main job first, correct run counts; README and study-README
+tables equal what results.json gives, regeneration keeps the prose)."""
 import json
 import re
 
@@ -7,7 +9,9 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from neuron.reports import find_absolute_paths, headline, scrub_reports, scrub_text, write_index
+from neuron.reports import (MAIN_STUDY, README_HEADLINES, find_absolute_paths, refresh_study_readme,
+                            render_readme_block, render_study_block, replace_blocks, run_counts,
+                            scrub_reports, scrub_text, study_facts, write_index, write_reports_readme)
 
 REPORTS = ROOT / "reports"
 
@@ -71,11 +75,12 @@ def test_render_html_scrubs_machine_paths(tmp_path):
     assert not find_absolute_paths(html)
 
 
-def _study(root, name, summary, written=None, pages=("summary.html",)):
+def _study(root, name, table, written=None, pages=("summary.html",), finished=("a/s_0/seed0",) * 3):
     folder = root / name
     folder.mkdir(parents=True)
-    (folder / "results.json").write_text(json.dumps({"study": name, "summary": summary, "runs": []}))
-    study = {"study": name, "runs": 3, "finished_runs": ["a", "b", "c"], "config": {"description": f"about {name}"}}
+    (folder / "results.json").write_text(json.dumps({"study": name, "table": table, "summary": [], "runs": []}))
+    study = {"study": name, "runs": len(finished), "finished_runs": list(finished),
+             "config": {"description": f"about {name}"}}
     if written:
         study["written"] = written
     (folder / "study.json").write_text(json.dumps(study))
@@ -84,24 +89,29 @@ def _study(root, name, summary, written=None, pages=("summary.html",)):
     return folder
 
 
-def test_index_links_studies_with_headline_numbers_and_date(tmp_path):
-    row = {"point": "default", "method": "neuron", "n": 3, "honest/zsl_top1_mean": 59.49,
-           "honest/zsl_top1_std": 2.04, "honest/gzsl_h_mean": 36.9, "honest/gzsl_h_std": None}
-    _study(tmp_path, "quick", [row, {**row, "method": "baseline", "honest/zsl_top1_mean": 70.88,
-                                     "honest/gzsl_h_mean": float("nan")}],
+def _rec(method, zsl, diff=None, ci=None, verdict=None, point="default", family=None):
+    return {"point": point, "family": family, "method": method, "protocol": "honest", "n_runs": 3,
+            "zsl_top1_mean": zsl, "zsl_top1_std": 1.0, "gzsl_h_mean": zsl / 2, "gzsl_h_std": None,
+            "reference": f"{point}/baseline" if diff is not None else None,
+            "zsl_top1_diff": diff, "zsl_top1_diff_ci": ci, "zsl_top1_verdict": verdict,
+            "gzsl_h_diff": diff, "gzsl_h_diff_ci": ci, "gzsl_h_verdict": verdict}
+
+
+def test_index_has_one_line_per_study_with_its_main_comparison_main_job_first(tmp_path):
+    _study(tmp_path, "a_sweep", [_rec("baseline", 60.0), _rec("neuron", 63.5, 3.5, [0.1, 6.5], "better")],
+           written="2026-11-22")
+    _study(tmp_path, MAIN_STUDY, [_rec("baseline", 70.0), _rec("neuron", 50.0, -20.0, [-30.0, -10.0], "worse")],
            written="2026-11-23T10:00", pages=("summary.html", "01_data.html"))
-    sweep = [{"point": f"k={k}", "method": "neuron", "n": 1, "honest/zsl_top1_mean": v, "honest/gzsl_h_mean": v / 2}
-             for k, v in zip(range(5), (50.0, 61.25, 55.0, 58.0, 52.0))]
-    _study(tmp_path, "sweep", sweep, written="2026-11-22")
     (tmp_path / "not_a_study").mkdir()
     html = write_index(tmp_path).read_text()
     assert html.count("<tr><td>") == 2
-    for needle in ('href="quick/summary.html"', 'href="quick/01_data.html"', 'href="sweep/summary.html"',
-                   "2026-11-23", "2026-11-22", "ZSL top-1: 59.5 ± 2.0 (n=3)", "GZSL H: 36.9 (n=3)",
-                   "ZSL top-1: 70.9 ± 2.0 (n=3)", "GZSL H: –</td>", "ZSL top-1: 50.0 – 61.2 over 5 points",
-                   "3 of 3", "about quick"):
+    assert html.index(MAIN_STUDY) < html.index("a_sweep")  # the main job first
+    for needle in (f'href="{MAIN_STUDY}/summary.html"', f'href="{MAIN_STUDY}/01_data.html"', "2026-11-23",
+                   "Neuron vs baseline: ZSL +3.5 [+0.1, +6.5] better, H +3.5 [+0.1, +6.5] better",
+                   "ZSL -20.0 [-30.0, -10.0] worse", "3 of 3", "about a_sweep"):
         assert needle in html, needle
-    assert html.index("quick") < html.index("sweep")
+    readme = write_reports_readme(tmp_path).read_text()
+    assert readme.index(MAIN_STUDY) < readme.index("a_sweep") and "ZSL +3.5 [+0.1, +6.5] better" in readme
 
 
 def test_index_names_a_broken_results_file(tmp_path):
@@ -111,15 +121,86 @@ def test_index_names_a_broken_results_file(tmp_path):
         write_index(tmp_path)
 
 
-def test_headline_labels_groups():
-    rows = [{"point": "default", "family": f, "method": "neuron", "n": 9, "honest/zsl_top1_mean": v,
-             "honest/zsl_top1_std": 1.0} for f, v in (("utd_22_5", 50.0), ("utd_17_10", 27.8))]
-    cells = headline({"summary": rows})["neuron"]
-    assert cells["ZSL top-1"] == "utd_22_5: 50.0 ± 1.0 (n=9), utd_17_10: 27.8 ± 1.0 (n=9)"
-    assert cells["GZSL H"] == "–"
-
-
 def test_committed_index_links_every_committed_study():
     html = (REPORTS / "index.html").read_text()
     studies = sorted(p.parent.name for p in REPORTS.glob("*/results.json"))
-    assert studies and re.findall(r'href="([^"/]+)/summary.html"', html) == studies
+    assert studies and sorted(re.findall(r'href="([^"/]+)/summary.html"', html)) == studies
+
+
+def test_committed_index_lists_the_main_job_first_with_correct_run_counts():
+    html = (REPORTS / "index.html").read_text()
+    rows = re.findall(r"<tr><td><b>([^<]+)</b>", html)
+    assert rows[0] == MAIN_STUDY and sorted(rows) == sorted(p.parent.name for p in REPORTS.glob("*/results.json"))
+    for name in rows:
+        finished, planned = run_counts(REPORTS / name)
+        assert 0 < finished <= planned, name
+        assert f"<td>{finished} of {planned}</td>" in html, name
+    # runs beyond the study file (seed 1 of why_neuron_trails) count in both; a partial study says so
+    assert run_counts(REPORTS / "why_neuron_trails") == (95, 95)
+    assert run_counts(REPORTS / "sweep_windows") == (9, 9)
+    assert run_counts(REPORTS / "sweep_logit_scale_val") == (20, 90)
+    assert "NaN" not in html and "9 of 6" not in html
+
+
+def test_committed_reports_readme_is_generated():
+    text = (REPORTS / "README.md").read_text()
+    lines = [line for line in text.splitlines() if line.startswith("| [`")]
+    assert lines[0].startswith(f"| [`{MAIN_STUDY}`]")
+    for line in lines:
+        name = re.match(r"\| \[`([^`]+)`\]", line).group(1)
+        f = study_facts(REPORTS / name)
+        assert f["main"] in line and f"{f['finished']} of {f['planned']}" in line, name
+
+
+def _block(text, name):
+    return re.search(rf"<!-- results:{name}[^>]*-->\n(.*?)\n<!-- /results:{name} -->", text, re.S).group(1)
+
+
+@pytest.mark.slow
+def test_readme_tables_equal_what_results_json_gives():
+    readme = (ROOT / "README.md").read_text()
+    render = render_readme_block(REPORTS)
+    assert replace_blocks(readme, render) == readme  # `python -m neuron index` changes nothing
+    assert set(README_HEADLINES) <= set(re.findall(r"<!-- results:(\w+) -->", readme))
+    # one row checked against results.json directly: UTD-MHAD 22/5, Neuron as published
+    rec = next(r for r in json.loads((REPORTS / "utd_mhad_paper" / "results.json").read_text())["table"]
+               if (r["point"], r["family"], r["method"], r["protocol"]) ==
+               ("default", "utd_mhad_22_5", "neuron", "honest"))
+    row = next(line for line in _block(readme, "utd_mhad").splitlines() if "22/5 | Neuron as published" in line)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == str(rec["n_runs"])
+    assert cells[3] == f"{rec['zsl_top1_mean']:.1f} ± {rec['zsl_top1_std']:.1f}"
+    lo, hi = rec["zsl_top1_diff_ci"]
+    assert cells[5] == f"{rec['zsl_top1_diff']:+.1f} [{lo:+.1f}, {hi:+.1f}] {rec['zsl_top1_verdict']}"
+    assert len(readme.splitlines()) <= 250
+
+
+def test_committed_study_readmes_are_current():
+    for folder in sorted(p.parent for p in REPORTS.glob("*/results.json")):
+        text = (folder / "README.md").read_text()
+        assert "**Question.**" in text and "## Findings" in text, folder.name
+        render = render_study_block(folder)
+        for name in ("table", "runs", "main"):
+            assert _block(text, name) == render(name, []), (folder.name, name)
+
+
+def test_study_readme_regeneration_keeps_prose(tmp_path):
+    folder = tmp_path / "nw_ucla"
+    folder.mkdir()
+    for name in ("results.json", "study.json"):
+        (folder / name).write_text((REPORTS / "nw_ucla" / name).read_text())
+    (folder / "README.md").write_text("# nw_ucla\n\n**Question.** Which wins?\n\n<!-- results:table -->\n"
+                                      "| stale | 99.9 |\n<!-- /results:table -->\n\nThe prose stays, 80.5 too.\n")
+    text = refresh_study_readme(folder).read_text()
+    assert "99.9" not in text and "The prose stays, 80.5 too." in text and "**Question.** Which wins?" in text
+    rec = next(r for r in json.loads((folder / "results.json").read_text())["table"]
+               if (r["method"], r["protocol"]) == ("neuron", "honest"))
+    assert f"{rec['zsl_top1_mean']:.1f} ± {rec['zsl_top1_std']:.1f}" in _block(text, "table")
+    assert refresh_study_readme(folder).read_text() == text  # idempotent
+    (folder / "README.md").unlink()  # a new study gets a README with the tables
+    assert "<!-- /results:table -->" in refresh_study_readme(folder).read_text()
+
+
+def test_unbalanced_markers_are_an_error():
+    with pytest.raises(ValueError, match="unbalanced"):
+        replace_blocks("<!-- results:table -->\nno end", lambda name, args: "")
