@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import random
+
 import numpy as np
 import pytest
 import torch
 
 from neuron.models import sadvae as sadvae_mod
 from neuron.models.sadvae import SADVAE
+from neuron.models.smie import SMIE, motion_attention_mask
 
 FIX = Path(__file__).parent / "fixtures" / "peers"
 ATOL = 1e-5
@@ -113,6 +116,70 @@ def test_sadvae_zsl_classifier_matches_official(sadvae_oracle):
     assert acc == pytest.approx(float(o["zsl_acc"]))
 
 
+# --------------------------------------------------------------------------- SMIE
+#: official ``MI`` parameter prefix -> this project's
+SMIE_NAMES = {"global_D.l0": "critic.0", "global_D.l1": "critic.2", "global_D.l2": "critic.4"}
+
+
+@pytest.fixture(scope="module")
+def smie_oracle():
+    return load("smie")
+
+
+def smie_model(o: dict, prefix: str = "w_", **cfg) -> SMIE:
+    E, F_ = o["language"].shape[1], o["f_t"].shape[1]
+    m = SMIE(E, F_, cfg)
+    state = {}
+    for k, v in o.items():
+        if k.startswith(prefix):
+            mod, _, leaf = k[len(prefix):].rpartition(".")
+            state[f"{SMIE_NAMES[mod]}.{leaf}"] = torch.from_numpy(v)
+    m.load_state_dict(state, strict=True)
+    return m
+
+
+def test_smie_forward_matches_official(smie_oracle):
+    o = smie_oracle
+    m = smie_model(o)
+    B = int(o["batch_size"])
+    seq, lang, y = torch.from_numpy(o["f_t"]), torch.from_numpy(o["language"]), torch.from_numpy(o["labels"]).long()
+    v0, l0 = seq[:B].mean(-1), lang[y[:B]]
+    with torch.no_grad():
+        np.testing.assert_allclose(m.critic_score(v0, l0).numpy(), o["fw_D"], atol=ATOL)
+        assert float(m.mutual_information(v0, l0)) == pytest.approx(float(o["fw_dim"]), abs=ATOL)
+        masked = motion_attention_mask(seq[:B], int(o["mask_frame"]), random.Random(11))
+        np.testing.assert_allclose(masked.numpy(), o["fw_masked"], atol=ATOL)
+        assert float(m.temporal_information(v0, masked.mean(-1), l0)) == pytest.approx(float(o["fw_temp_dim"]), abs=ATOL)
+
+
+def test_smie_training_matches_official(smie_oracle):
+    """Two official epochs (warm-up epoch 5, cosine epoch 20), mask of 15 steps of 40: every
+    batch loss (MI + temporal constraint) and the critic weights afterwards."""
+    o = smie_oracle
+    m = smie_model(o, lr=float(o["lr"]), margin=float(o["margin"]), mask_frame=15)
+    B = int(o["batch_size"])
+    seq, lang, y = torch.from_numpy(o["f_t"]), torch.from_numpy(o["language"]), torch.from_numpy(o["labels"]).long()
+    batches = [(seq[i:i + B].mean(-1), seq[i:i + B], y[i:i + B]) for i in range(0, len(y), B)]
+    opt = m.optimizer()
+    rng = random.Random(int(o["train_random_seed"]))
+    vals = []
+    for ep in o["train_epochs"].tolist():
+        vals += m.train_epoch(batches, lang, ep, opt, rng)
+    np.testing.assert_allclose(vals, o["train_losses"], atol=ATOL, rtol=1e-5)
+    for k, v in smie_model(o, "after_").state_dict().items():
+        np.testing.assert_allclose(m.state_dict()[k].numpy(), v.numpy(), atol=ATOL, err_msg=k)
+
+
+def test_smie_zsl_scores_match_official(smie_oracle):
+    o = smie_oracle
+    m = smie_model(o, "after_")
+    s = m.scores(torch.from_numpy(o["test_x"]), torch.from_numpy(o["language"]), classes=o["unseen"].tolist())
+    np.testing.assert_allclose(s, o["test_scores"], atol=ATOL)
+    pred = o["unseen"][s.argmax(1)]
+    np.testing.assert_array_equal(pred, o["test_pred"])
+    assert float((pred == o["test_y"]).mean()) == pytest.approx(float(o["test_acc"]), abs=1e-6)
+
+
 # --------------------------------------------------------------------------- interface
 def toy_problem(n_per=12, C=6, F=16, E=10, seed=0):
     """Features with a class-dependent mean; text embeddings tied to those means."""
@@ -133,7 +200,9 @@ def toy_problem(n_per=12, C=6, F=16, E=10, seed=0):
 
 
 @pytest.mark.parametrize("name,cfg", [("sadvae", {"latent": 8, "style_latent": 2, "cycles": 2, "clf_steps": 20,
-                                                  "clf_samples": 20, "batch_size": 16})])
+                                                  "clf_samples": 20, "batch_size": 16}),
+                                      ("smie", {"epochs": 3, "warmup": 1, "schedule_epochs": 3, "batch_size": 16,
+                                                "lr": 1e-3})])
 def test_peer_interface(name, cfg):
     from neuron.models import build
 

@@ -29,6 +29,7 @@ from neuron.models.neuron import (
 )
 from neuron.models.official import load_official_state
 from neuron.models.sadvae import SADVAE
+from neuron.models.smie import SMIE
 from neuron.models.shift_gcn import (
     EncoderOutput,
     FrozenEncoder,
@@ -42,6 +43,7 @@ from neuron.models.shift_gcn import (
 __all__ = [
     "PEERS",
     "SADVAE",
+    "SMIE",
     "build",
     "DEFAULT_WINDOWS",
     "EncoderOutput",
@@ -63,7 +65,7 @@ __all__ = [
 ]
 
 #: peer name -> constructor ``(text_dim, feat_dim, cfg)``
-PEERS = {"sadvae": SADVAE}
+PEERS = {"sadvae": SADVAE, "smie": SMIE}
 
 
 def build(name: str, text_dim: int, feat_dim: int = 256, cfg=None):
