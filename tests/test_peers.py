@@ -19,6 +19,7 @@ import torch
 from neuron.models import sadvae as sadvae_mod
 from neuron.models.sadvae import SADVAE
 from neuron.models.smie import SMIE, motion_attention_mask
+from neuron.models.star import STAR
 
 FIX = Path(__file__).parent / "fixtures" / "peers"
 ATOL = 1e-5
@@ -180,6 +181,91 @@ def test_smie_zsl_scores_match_official(smie_oracle):
     assert float((pred == o["test_y"]).mean()) == pytest.approx(float(o["test_acc"]), abs=1e-6)
 
 
+# --------------------------------------------------------------------------- STAR
+#: official ``ModelMatch`` parameter prefix -> this project's (None: branch not built here)
+STAR_PREFIXES = [
+    ("body_part_mapping_matrix1.{i}.", "aug.{i}.0."), ("body_part_mapping_matrix2.{i}.", "aug.{i}.2."),
+    ("body_part_prompts.{i}", "prompts.{i}"), ("body_part_st_attention_networks.{i}.", "attn.{i}."),
+    ("body_part_w.{i}", "bilinear.{i}"), ("pd_mapping_matrix1.{i}.", "part_text.{i}.0."),
+    ("pd_mapping_matrix2.{i}.", "part_text.{i}.2."), ("pd_prompt.{i}", "class_prompts.{i}"),
+    ("crossmodal_align1.", "label_text.0."), ("crossmodal_align2.", "label_text.2."),
+]
+
+
+def star_name(official: str) -> str | None:
+    for i in range(6):
+        for a, b in STAR_PREFIXES:
+            a, b = a.format(i=i), b.format(i=i)
+            if official == a or (a.endswith(".") and official.startswith(a)):
+                return b + official[len(a):]
+    return None
+
+
+def star_weights(o: dict) -> dict:
+    """The oracle's weights: N(0, 1) draws from one generator over the official parameter names in
+    sorted order, scaled 0.02 (prompt tables), 0.5 / sqrt(fan_in) (matrices) or 0.05 (vectors)."""
+    g = torch.Generator().manual_seed(int(o["weight_seed"]))
+    out = {}
+    for name, shape, total in zip(o["weight_names"].tolist(), o["weight_shapes"].tolist(), o["weight_sums"].tolist()):
+        shape = [int(x) for x in shape.split(",")]
+        scale = 0.02 if "prompt" in name else (0.5 / np.sqrt(shape[-1]) if len(shape) >= 2 else 0.05)
+        w = torch.randn(shape, generator=g) * scale
+        assert float(w.double().sum()) == pytest.approx(total, abs=1e-6), name
+        mine = star_name(name)
+        if mine is not None:
+            out[mine] = w
+    return out
+
+
+@pytest.fixture(scope="module")
+def star_oracle():
+    return load("star")
+
+
+def star_inputs(o: dict):
+    g = torch.Generator().manual_seed(int(o["input_seed"]))
+    cube = torch.randn(4, 256, 1, 25, generator=g).abs()
+    label_all = torch.randn(60, 768, generator=g)
+    part_all = torch.randn(60, 6, 768, generator=g)
+    return cube[:, :, 0], torch.cat([label_all[:, None], part_all], 1)
+
+
+def star_model(o: dict) -> STAR:
+    m = STAR(768, 256)
+    m.reset_class_prompts(60)
+    m.load_state_dict(star_weights(o), strict=True)
+    return m
+
+
+@pytest.mark.slow
+def test_star_forward_losses_and_gradients_match_official(star_oracle):
+    o = star_oracle
+    m = star_model(o)
+    f_s, text = star_inputs(o)
+    label_emb, part_emb = STAR.split_text(text, 6)
+    unseen = o["unseen"].tolist()
+    seen = [c for c in range(60) if c not in unseen]
+    target = torch.as_tensor([seen.index(int(c)) for c in o["labels"]])
+    m.train()
+    out = m.losses(f_s, target, label_emb, part_emb, torch.as_tensor(seen))
+    np.testing.assert_allclose(out["semantics"].detach().numpy(), o["global_visual"], atol=ATOL, rtol=1e-4)
+    np.testing.assert_allclose(out["semantics"].sum(1).detach().numpy(), o["global_semantic"], atol=ATOL, rtol=1e-4)
+    for k in ("global_ce", "part_ce", "pd_label"):
+        assert float(out[k].detach()) == pytest.approx(float(o[f"loss_{k}"]), abs=ATOL), k
+    assert float(out["loss"].detach()) == pytest.approx(float(o["loss"]), abs=ATOL)
+    out["loss"].backward()
+    params = dict(m.named_parameters())
+    for official in ["crossmodal_align1.weight", "body_part_w.0", "body_part_prompts.3", "pd_prompt.2",
+                     "body_part_st_attention_networks.1.q_proj_weight", "body_part_st_attention_networks.1.k_proj_weight"]:
+        grad = params[star_name(official)].grad
+        np.testing.assert_allclose(grad.reshape(grad.shape[0], -1)[:4, :16].numpy(), o[f"grad_{official}"],
+                                   atol=1e-6, rtol=1e-3, err_msg=official)
+        assert float(grad.norm()) == pytest.approx(float(o[f"gradnorm_{official}"]), rel=1e-4)
+    s = m.scores(type("F", (), {"pooled": f_s.mean(-1), "f_s": f_s, "f_t": None})(), text, classes=unseen)
+    np.testing.assert_allclose(s, o["zsl_scores"], atol=ATOL)
+    np.testing.assert_array_equal(s.argmax(1), o["zsl_pred"])
+
+
 # --------------------------------------------------------------------------- interface
 def toy_problem(n_per=12, C=6, F=16, E=10, seed=0):
     """Features with a class-dependent mean; text embeddings tied to those means."""
@@ -202,7 +288,9 @@ def toy_problem(n_per=12, C=6, F=16, E=10, seed=0):
 @pytest.mark.parametrize("name,cfg", [("sadvae", {"latent": 8, "style_latent": 2, "cycles": 2, "clf_steps": 20,
                                                   "clf_samples": 20, "batch_size": 16}),
                                       ("smie", {"epochs": 3, "warmup": 1, "schedule_epochs": 3, "batch_size": 16,
-                                                "lr": 1e-3})])
+                                                "lr": 1e-3}),
+                                      ("star", {"prompts": 6, "heads": 2, "text_hidden": 8, "epochs": 2,
+                                                "batch_size": 16, "parts": [[0, 1], [2, 3, 4], [5, 6, 7]]})])
 def test_peer_interface(name, cfg):
     from neuron.models import build
 

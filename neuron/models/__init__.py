@@ -30,6 +30,7 @@ from neuron.models.neuron import (
 from neuron.models.official import load_official_state
 from neuron.models.sadvae import SADVAE
 from neuron.models.smie import SMIE
+from neuron.models.star import STAR
 from neuron.models.shift_gcn import (
     EncoderOutput,
     FrozenEncoder,
@@ -44,6 +45,7 @@ __all__ = [
     "PEERS",
     "SADVAE",
     "SMIE",
+    "STAR",
     "build",
     "DEFAULT_WINDOWS",
     "EncoderOutput",
@@ -65,7 +67,7 @@ __all__ = [
 ]
 
 #: peer name -> constructor ``(text_dim, feat_dim, cfg)``
-PEERS = {"sadvae": SADVAE, "smie": SMIE}
+PEERS = {"sadvae": SADVAE, "smie": SMIE, "star": STAR}
 
 
 def build(name: str, text_dim: int, feat_dim: int = 256, cfg=None):
