@@ -161,7 +161,8 @@ def _check(cond: bool, where: str, msg: str) -> None:
 
 
 # --------------------------------------------------------------------------- datasets
-Reader = Literal["utd_mhad", "nw_ucla", "ntu60", "ntu120", "pku_mmd1", "kinder_gator", "generic"]
+Reader = Literal["utd_mhad", "nw_ucla", "ntu60", "ntu120", "pku_mmd1", "kinder_gator", "penn_action",
+                 "generic"]
 
 
 @dataclass
@@ -190,7 +191,8 @@ class DatasetSpec:
 
     ``protocol`` names the train/test partition of samples: ``cross_subject`` trains on
     ``train_subjects``; ``cross_view`` on ``train_views``; ``cross_setup`` (NTU-120) on even
-    setup ids. ``subdir`` is the dataset's folder under the data root (for ``generic``: the
+    setup ids; ``official`` on the samples the release marks as training (Penn Action's
+    ``train`` flag). ``subdir`` is the dataset's folder under the data root (for ``generic``: the
     ``.npz`` file).
 
     Optional fields: ``protocols`` (name -> :class:`ProtocolSpec`, alternatives to ``protocol``
@@ -227,7 +229,7 @@ class DatasetSpec:
         _check(len(set(self.class_names)) == len(self.class_names), where,
                "class_names has duplicates")
         _check(self.num_person in (1, 2), where, "num_person must be 1 or 2")
-        _check(self.protocol in ("cross_subject", "cross_view", "cross_setup"), where,
+        _check(self.protocol in ("cross_subject", "cross_view", "cross_setup", "official"), where,
                f"unknown protocol {self.protocol!r}")
         if self.protocol == "cross_subject":
             _check(bool(self.train_subjects), where, "cross_subject needs train_subjects")

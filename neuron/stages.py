@@ -233,7 +233,8 @@ def build_encoder(bundle: DataBundle, num_classes: int, shift_grad: str = "exact
     from neuron.models import ShiftGCN
 
     return ShiftGCN(num_classes=num_classes, num_point=bundle.pdata.layout.num_joints,
-                    num_person=bundle.spec.num_person, shift_grad=shift_grad)
+                    num_person=bundle.spec.num_person, in_channels=bundle.pdata.data.shape[1],
+                    shift_grad=shift_grad)
 
 
 def stage_encoder(cfg: RunConfig, bundle: DataBundle, device: torch.device, progress: bool = True,

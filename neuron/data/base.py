@@ -1,7 +1,9 @@
 """The in-memory dataset type every reader returns.
 
-Layout: each sequence is ``(C=3, T, V, M)`` float32 in metres (xyz, frames, joints, persons);
-sequences of a dataset share V and M but not T. Labels are 0-based class indices.
+Layout: each sequence is ``(C, T, V, M)`` float32 (channels, frames, joints, persons): ``C = 3``
+xyz in metres for depth-camera datasets, ``C = 2`` image x, y normalised by
+:func:`neuron.data.transforms.normalise_2d` for 2-D keypoint datasets (Penn Action). Sequences of
+a dataset share C, V and M but not T. Labels are 0-based class indices.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ class SkeletonDataset:
 
     Attributes:
         name: dataset id (``utd_mhad``, ``nw_ucla``, ``ntu60``, ``ntu120``, ``pku_mmd1``, ...).
-        sequences: list of N float32 arrays ``(3, T_i, V, M)`` in metres, all finite, T_i >= 1.
+        sequences: list of N float32 arrays ``(C, T_i, V, M)`` (C = 3 metres, or C = 2
+            normalised image coordinates), all finite, T_i >= 1.
         labels: (N,) int64 0-based class indices.
         subjects: (N,) int64 subject ids as in the dataset (1-based in most datasets).
         views: (N,) int64 camera / view / setup ids (0 where the dataset has none).
@@ -31,6 +34,9 @@ class SkeletonDataset:
         groups: N subject-group names (``adult`` / ``child`` in Kinder-Gator); empty = none.
         missing: recordings the dataset's file naming implies but that are absent (e.g.
             ``p565 Jump-as-high-as-you-can``), reported, not errors; empty = none.
+        train_flags: (N,) bool, the dataset's own train / test assignment of each sample where
+            its release ships one (Penn Action's ``train`` field), read by the ``official``
+            protocol; empty = none.
     """
 
     name: str
@@ -45,9 +51,13 @@ class SkeletonDataset:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    train_flags: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def __post_init__(self) -> None:
         n = len(self.sequences)
+        self.train_flags = np.asarray(self.train_flags, dtype=bool)
+        if len(self.train_flags) not in (0, n):
+            raise DataError(f"{self.name}: {len(self.train_flags)} train flags for {n} sequences")
         self.labels = np.asarray(self.labels, dtype=np.int64)
         self.subjects = np.asarray(self.subjects, dtype=np.int64)
         self.views = np.asarray(self.views, dtype=np.int64)
@@ -85,20 +95,26 @@ class SkeletonDataset:
             self.subjects[index], self.views[index], self.trials[index],
             [self.sample_names[i] for i in index], list(self.class_names), self.layout,
             list(self.skipped), [self.groups[i] for i in index] if self.groups else [],
-            list(self.missing),
+            list(self.missing), self.train_flags[index] if len(self.train_flags) else self.train_flags,
         )
 
 
-def check_sequence(arr: np.ndarray, source: str, num_joints: int | None = None) -> np.ndarray:
-    """Validate one sequence ``(3, T, V, M)``: float32, finite, T >= 1; return it as float32.
+def check_sequence(arr: np.ndarray, source: str, num_joints: int | None = None,
+                   channels: int | None = 3) -> np.ndarray:
+    """Validate one sequence ``(C, T, V, M)``: float32, finite, T >= 1; return it as float32.
+
+    Args:
+        channels: the required C (3 = xyz, 2 = image x, y); ``None`` accepts 2 or 3.
 
     Raises:
         DataError: naming ``source`` when the shape is wrong, the sequence is empty, or it holds
             NaN or inf.
     """
     arr = np.asarray(arr)
-    if arr.ndim != 4 or arr.shape[0] != 3:
-        raise DataError(f"{source}: expected a (3, T, V, M) sequence, got shape {arr.shape}")
+    allowed = (2, 3) if channels is None else (channels,)
+    if arr.ndim != 4 or arr.shape[0] not in allowed:
+        want = "(2 or 3, T, V, M)" if channels is None else f"({channels}, T, V, M)"
+        raise DataError(f"{source}: expected a {want} sequence, got shape {arr.shape}")
     if arr.shape[1] == 0:
         raise DataError(f"{source}: empty sequence (0 frames)")
     if num_joints is not None and arr.shape[2] != num_joints:

@@ -1,8 +1,9 @@
 """Processed-dataset cache: raw sequences read once, stored padded, keyed by a content hash.
 
-The cache file ``<cache dir>/<dataset>-<key>.npz`` holds ``data (N, 3, T_max, V, M)`` float32
-(zero-padded, centred on the first frame's centre joint), ``lengths (N,)``, ``labels``,
-``subjects``, ``views``, ``trials``, ``sample_names`` and ``class_names``. The key hashes the raw
+The cache file ``<cache dir>/<dataset>-<key>.npz`` holds ``data (N, C, T_max, V, M)`` float32
+(zero-padded; 3-D data centred on the first frame's centre joint, 2-D data as normalised by its
+reader), ``lengths (N,)``, ``labels``, ``subjects``, ``views``, ``trials``, ``sample_names``,
+``class_names`` and, where the dataset has them, ``train_flags``. The key hashes the raw
 files' contents, the dataset spec and :data:`PROCESS_VERSION`; a changed input rebuilds it.
 It is loaded with ``allow_pickle=False``.
 """
@@ -29,7 +30,9 @@ class ProcessedData:
     """A dataset as padded arrays, ready for windowing.
 
     Attributes:
-        data: ``(N, 3, T_max, V, M)`` float32 metres, centred, zero-padded after ``lengths``.
+        data: ``(N, C, T_max, V, M)`` float32, zero-padded after ``lengths``: C = 3 metres,
+            centred; C = 2 image coordinates normalised by the reader
+            (:func:`neuron.data.transforms.normalise_2d`).
         lengths: ``(N,)`` valid frames per sample.
         labels, subjects, views, trials: ``(N,)`` int64.
         sample_names, class_names: lists of str.
@@ -38,6 +41,7 @@ class ProcessedData:
         skipped: (file, reason) of files skipped with ``skip_bad``.
         groups: ``N`` subject-group names (empty when the dataset has none).
         missing: recordings the dataset lacks (reported, not errors).
+        train_flags: ``(N,)`` bool, the dataset's own train / test assignment (empty = none).
     """
 
     name: str
@@ -54,6 +58,7 @@ class ProcessedData:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    train_flags: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -69,7 +74,7 @@ def raw_files(spec: DatasetSpec, root: Path) -> list[Path]:
     if spec.reader == "generic":
         return [folder]
     pattern = {"utd_mhad": "a*_s*_t*_skeleton.mat", "nw_ucla": "*.json",
-               "kinder_gator": "*/POSE-*.csv"}.get(spec.reader, "**/*")
+               "kinder_gator": "*/POSE-*.csv", "penn_action": "*.mat"}.get(spec.reader, "**/*")
     return sorted(p for p in folder.glob(pattern) if p.is_file())
 
 
@@ -100,6 +105,9 @@ def read_raw(spec: DatasetSpec, root: Path, skip_bad: bool = False) -> SkeletonD
         from neuron.data.kinder_gator import read_kinder_gator
         return read_kinder_gator(folder, spec.class_names, spec.file_actions, skip_bad=skip_bad,
                                  layout=spec.layout)
+    if spec.reader == "penn_action":
+        from neuron.data.penn_action import read_penn_action
+        return read_penn_action(folder, spec.class_names, spec.file_actions, skip_bad=skip_bad)
     if spec.reader == "generic":
         from neuron.data.generic import read_generic_npz
         return read_generic_npz(folder)
@@ -107,17 +115,19 @@ def read_raw(spec: DatasetSpec, root: Path, skip_bad: bool = False) -> SkeletonD
 
 
 def process(ds: SkeletonDataset, key: str) -> ProcessedData:
-    """Centre and pad a :class:`SkeletonDataset` into :class:`ProcessedData`."""
+    """Pad a :class:`SkeletonDataset` into :class:`ProcessedData`, centring 3-D sequences on the
+    first frame's centre joint (2-D sequences come normalised from their reader, which alone
+    knows the visibility :func:`~neuron.data.transforms.normalise_2d` needs)."""
     if len(ds) == 0:
         raise DataError(f"{ds.name}: no readable samples")
     lengths = ds.lengths
     c, _, v, m = ds.sequences[0].shape
     data = np.zeros((len(ds), c, int(lengths.max()), v, m), dtype=np.float32)
     for i, seq in enumerate(ds.sequences):
-        data[i, :, : seq.shape[1]] = centre_sequence(seq, ds.layout.centre)
+        data[i, :, : seq.shape[1]] = centre_sequence(seq, ds.layout.centre) if c == 3 else seq
     return ProcessedData(ds.name, data, lengths, ds.labels, ds.subjects, ds.views, ds.trials,
                          list(ds.sample_names), list(ds.class_names), ds.layout, key,
-                         list(ds.skipped), list(ds.groups), list(ds.missing))
+                         list(ds.skipped), list(ds.groups), list(ds.missing), ds.train_flags)
 
 
 def load_processed(spec: DatasetSpec, root: Path, cache_dir: Path, skip_bad: bool = False,
@@ -150,7 +160,8 @@ def load_processed(spec: DatasetSpec, root: Path, cache_dir: Path, skip_bad: boo
                      layout=np.array(json.dumps(pdata.layout.to_dict())),
                      skipped=np.array(json.dumps(pdata.skipped)),
                      **({"groups": np.array(pdata.groups)} if pdata.groups else {}),
-                     **({"missing": np.array(json.dumps(pdata.missing))} if pdata.missing else {}))
+                     **({"missing": np.array(json.dumps(pdata.missing))} if pdata.missing else {}),
+                     **({"train_flags": pdata.train_flags} if len(pdata.train_flags) else {}))
     return pdata
 
 
@@ -179,7 +190,8 @@ def _read_cache(path: Path, key: str) -> ProcessedData:
                 JointLayout.from_dict(json.loads(str(z["layout"]))), key,
                 [tuple(s) for s in json.loads(str(z["skipped"]))],
                 z["groups"].tolist() if "groups" in z.files else [],
-                json.loads(str(z["missing"])) if "missing" in z.files else [])
+                json.loads(str(z["missing"])) if "missing" in z.files else [],
+                z["train_flags"] if "train_flags" in z.files else np.zeros(0, dtype=bool))
     except Exception as e:
         raise DataError(f"{path}: corrupt processed-data cache ({e}); delete it to rebuild") from e
 

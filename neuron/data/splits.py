@@ -41,7 +41,11 @@ def train_mask(ds: SkeletonDataset | ProcessedData, spec: DatasetSpec) -> np.nda
     """(N,) bool: the sample belongs to the training subjects / views of the dataset protocol.
 
     ``cross_subject``: subject in ``train_subjects``; ``cross_view``: view in ``train_views``;
-    ``cross_setup`` (NTU-120): even setup id (from the sample name).
+    ``cross_setup`` (NTU-120): even setup id (from the sample name); ``official``: the
+    dataset's own train / test flag per sample (``train_flags``, e.g. Penn Action's ``train``).
+
+    Raises:
+        ConfigError: an unknown protocol, or ``official`` on data without train flags.
     """
     if spec.protocol == "cross_subject":
         return np.isin(ds.subjects, spec.train_subjects)
@@ -50,6 +54,11 @@ def train_mask(ds: SkeletonDataset | ProcessedData, spec: DatasetSpec) -> np.nda
     if spec.protocol == "cross_setup":
         from neuron.data.ntu import ntu_setup
         return np.array([ntu_setup(n) % 2 == 0 for n in ds.sample_names], dtype=bool)
+    if spec.protocol == "official":
+        if len(ds.train_flags) != len(ds.labels):
+            raise ConfigError(f"{spec.name}: protocol 'official' needs the dataset's train flags; "
+                              f"this data has {len(ds.train_flags)} for {len(ds.labels)} samples")
+        return np.asarray(ds.train_flags, dtype=bool)
     raise ConfigError(f"{spec.name}: unknown protocol {spec.protocol!r}")
 
 
