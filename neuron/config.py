@@ -690,6 +690,13 @@ def load_study_config(path: str | os.PathLike) -> StudyConfig:
 
 
 def data_root(cfg_root: str | None = None) -> Path:
-    """The data root: the run's ``data.data_root``, else ``$NEURON_DATA_ROOT``, else ``./data``."""
-    root = cfg_root or os.environ.get("NEURON_DATA_ROOT") or str(PROJECT_ROOT / "data")
+    """The data root, one rule for the package, the notebooks and ``scripts/*.sh``: the run's
+    ``data.data_root``, else ``$NEURON_DATA_ROOT``, else ``<project>/../shared/data`` when that
+    folder exists (a data folder shared by several checkouts), else ``<project>/data`` (where
+    datasets with a public archive are downloaded). Returned absolute, ``~`` expanded.
+    """
+    root = cfg_root or os.environ.get("NEURON_DATA_ROOT")
+    if not root:
+        shared = PROJECT_ROOT.parent / "shared" / "data"
+        root = str(shared if shared.is_dir() else PROJECT_ROOT / "data")
     return Path(root).expanduser().resolve()
