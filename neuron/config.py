@@ -662,7 +662,10 @@ class StudyConfig:
     or ``<split name>`` (all its splits); empty = the base run's split. ``overrides``: run keys
     (dotted) applied to every point. ``grid``: dotted run key -> values; points are the Cartesian
     product. ``variants``: name -> run overrides (ablations). ``resources``: per-run cluster
-    resources (:class:`ResourcesConfig`, used by ``--executor slurm``).
+    resources (:class:`ResourcesConfig`, used by ``--executor slurm``). ``reports_root``: the
+    folder (relative to the project root) whose ``<name>/`` gets the study's reports and whose
+    ``index.html`` lists them; ``reports`` (committed) by default, ``runs/reports`` (ignored by
+    git) for quick checks such as the smoke study.
     """
 
     name: str
@@ -675,8 +678,10 @@ class StudyConfig:
     figures: bool = False
     description: str = ""
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    reports_root: str = "reports"
 
     def validate(self, where: str) -> None:
+        _check(bool(self.reports_root.strip()), where, "reports_root must not be empty")
         _check(bool(self.seeds), where, "seeds must not be empty")
         _check(len(set(self.seeds)) == len(self.seeds), where, "duplicate seeds")
         _check(not (self.grid and self.variants), where, "use grid or variants, not both")
