@@ -164,9 +164,9 @@ def kernel_environ(**values: str | None) -> Iterator[None]:
 
 def _log_to_terminal() -> None:
     """Send papermill's log (with ``log_output``: the notebooks' stdout and stderr, cell by
-    cell) to standard error, unless the application has configured a handler for it."""
+    cell) to standard error, unless the application has given papermill's logger a handler."""
     logger = logging.getLogger("papermill")
-    if logger.handlers or logging.getLogger().handlers:
+    if logger.handlers:
         logger.setLevel(min(logger.level or logging.INFO, logging.INFO))
         return
     handler = logging.StreamHandler(sys.stderr)
