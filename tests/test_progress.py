@@ -6,7 +6,7 @@ import torch
 
 from neuron import progress
 from neuron.config import OptimConfig
-from neuron.train import extract_features, fit
+from neuron.train import fit
 
 
 def _lines(path):
