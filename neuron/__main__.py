@@ -1,8 +1,11 @@
 """Command line: ``python -m neuron <command>``.
 
-- ``run STUDY.yaml [--force] [--stages data side_info ...] [--executor serial|local|slurm]
-  [--jobs N] [--resources KEY=VALUE ...]``: run a study end to end (runs in parallel processes
-  or as Slurm jobs; the same command again resumes an interrupted study).
+- ``run [STUDY.yaml] [--force] [--stages data side_info ...] [--executor serial|local|slurm]
+  [--jobs N] [--resources KEY=VALUE ...]``: run a study end to end (default study:
+  params/studies/utd_mhad_quick.yaml; runs in parallel processes or as Slurm jobs; the same
+  command again resumes an interrupted study, also after Ctrl-C). Runs go to runs/<study>/,
+  reports to reports/<study>/ (committed); quick checks such as params/studies/smoke.yaml
+  write their reports to runs/reports/<study>/ instead (the study's ``reports_root``).
 - ``validate FILE.yaml ...``: validate parameter files (datasets, splits, runs, studies).
 - ``summarise STUDY.yaml [--seeds ...]``: rewrite a study's summary from its finished runs.
 - ``expand STUDY.yaml``: list the runs a study expands into.
@@ -17,6 +20,8 @@ import sys
 from pathlib import Path
 
 from neuron.errors import NeuronError
+
+DEFAULT_STUDY = Path("params/studies/utd_mhad_quick.yaml")  # the main job (scripts/main.sh)
 
 
 def _validate(path: Path) -> str:
@@ -44,12 +49,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_run = sub.add_parser("run", help="run a study (params/studies/*.yaml)")
-    p_run.add_argument("study", type=Path)
+    p_run.add_argument("study", type=Path, nargs="?", default=DEFAULT_STUDY,
+                       help=f"study file (default {DEFAULT_STUDY})")
     p_run.add_argument("--force", action="store_true",
                        help="rerun every stage and overwrite run folders of other parameters")
     p_run.add_argument("--stages", nargs="+", default=None,
                        help="only these stages (data side_info encoder neuron)")
-    p_run.add_argument("--log-output", action="store_true", help="stream notebook output")
+    p_run.add_argument("--log-output", action="store_true",
+                       help="stream the notebooks' output (cell by cell) to the terminal")
     p_run.add_argument("--seeds", nargs="+", type=int, default=None,
                        help="run only these seeds (replaces the study's seeds)")
     p_run.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
@@ -61,9 +68,12 @@ def main(argv: list[str] | None = None) -> int:
                        help="run only these of the study's splits: family#index (e.g. "
                             "kinder_gator_48_10#0) or a whole family (the summary covers all finished runs)")
     p_run.add_argument("--runs-root", type=Path, default=None,
-                       help="folder for run outputs (default runs/); the study gets a subfolder")
+                       help="folder for run outputs (default runs/); the study gets a subfolder; "
+                            "the cache moves along to RUNS_ROOT/.cache unless NEURON_CACHE is set")
     p_run.add_argument("--reports-root", type=Path, default=None,
-                       help="folder for reports (default reports/); the study gets a subfolder")
+                       help="folder for reports; the study gets a subfolder (default: the study's "
+                            "reports_root: reports/, committed; runs/reports/ for the smoke study, "
+                            "so quick checks leave reports/ alone)")
     p_run.add_argument("--executor", default="serial",
                        choices=["serial", "local", "slurm", "submitit-local", "submitit-debug"],
                        help="serial: one process (default); local: up to --jobs runs at once, one "
@@ -102,12 +112,25 @@ def main(argv: list[str] | None = None) -> int:
                 if not sep:
                     raise NeuronError(f"--resources {item!r}: expected KEY=VALUE")
                 resources[key] = yaml.safe_load(val)
-            out = run_study(args.study, force=args.force, only_stages=args.stages,
+            study = args.study
+            if study == DEFAULT_STUDY and not study.exists():  # called from another folder
+                from neuron.config import PROJECT_ROOT
+
+                study = PROJECT_ROOT / DEFAULT_STUDY
+            out = run_study(study, force=args.force, only_stages=args.stages,
                             log_output=args.log_output, seeds=args.seeds, overrides=overrides,
                             runs_root=args.runs_root, reports_root=args.reports_root,
                             points=args.points, executor=args.executor, jobs=args.jobs,
                             resources=resources, splits=args.splits)
-            print(f"reports written to {out}")
+            from neuron.config import load_study_config
+            from neuron.pipeline import outcome_lines, study_dirs
+
+            runs_dir, _ = study_dirs(load_study_config(study), args.runs_root, args.reports_root)
+            if args.stages and "neuron" not in args.stages:  # no summary was written
+                print(f"stages {' '.join(args.stages)} finished; run folders under {runs_dir}")
+            else:
+                print(f"reports written to {out}")
+                print("\n".join(outcome_lines(runs_dir, out)))
         elif args.cmd == "summarise":
             from neuron.config import PROJECT_ROOT, load_study_config
             from neuron.pipeline import summarise
@@ -138,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     except NeuronError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.cmd != "run":
+            raise
+        # finished stages are stamped and training checkpoints every epoch: nothing is lost
+        print("\ninterrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
     return 0
 
 

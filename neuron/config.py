@@ -664,7 +664,10 @@ class StudyConfig:
     or ``<split name>`` (all its splits); empty = the base run's split. ``overrides``: run keys
     (dotted) applied to every point. ``grid``: dotted run key -> values; points are the Cartesian
     product. ``variants``: name -> run overrides (ablations). ``resources``: per-run cluster
-    resources (:class:`ResourcesConfig`, used by ``--executor slurm``).
+    resources (:class:`ResourcesConfig`, used by ``--executor slurm``). ``reports_root``: the
+    folder (relative to the project root) whose ``<name>/`` gets the study's reports and whose
+    ``index.html`` lists them; ``reports`` (committed) by default, ``runs/reports`` (ignored by
+    git) for quick checks such as the smoke study.
     """
 
     name: str
@@ -677,8 +680,10 @@ class StudyConfig:
     figures: bool = False
     description: str = ""
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    reports_root: str = "reports"
 
     def validate(self, where: str) -> None:
+        _check(bool(self.reports_root.strip()), where, "reports_root must not be empty")
         _check(bool(self.seeds), where, "seeds must not be empty")
         _check(len(set(self.seeds)) == len(self.seeds), where, "duplicate seeds")
         _check(not (self.grid and self.variants), where, "use grid or variants, not both")
@@ -692,6 +697,13 @@ def load_study_config(path: str | os.PathLike) -> StudyConfig:
 
 
 def data_root(cfg_root: str | None = None) -> Path:
-    """The data root: the run's ``data.data_root``, else ``$NEURON_DATA_ROOT``, else ``./data``."""
-    root = cfg_root or os.environ.get("NEURON_DATA_ROOT") or str(PROJECT_ROOT / "data")
+    """The data root, one rule for the package, the notebooks and ``scripts/*.sh``: the run's
+    ``data.data_root``, else ``$NEURON_DATA_ROOT``, else ``<project>/../shared/data`` when that
+    folder exists (a data folder shared by several checkouts), else ``<project>/data`` (where
+    datasets with a public archive are downloaded). Returned absolute, ``~`` expanded.
+    """
+    root = cfg_root or os.environ.get("NEURON_DATA_ROOT")
+    if not root:
+        shared = PROJECT_ROOT.parent / "shared" / "data"
+        root = str(shared if shared.is_dir() else PROJECT_ROOT / "data")
     return Path(root).expanduser().resolve()

@@ -16,13 +16,17 @@ folder whose manifest holds other parameters is an error unless ``force``.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import logging
+import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from neuron.config import (PROJECT_ROOT, StudyConfig, deep_update, load_run_config,
                            load_split_spec, load_study_config, read_yaml, to_dict)
@@ -141,10 +145,48 @@ def stage_key(stage: str, config: dict) -> str:
     return sha256_obj({k: v for k, v in config.items() if k not in RUNTIME_KEYS})
 
 
+@contextlib.contextmanager
+def kernel_environ(**values: str | None) -> Iterator[None]:
+    """Within the block, ``os.environ`` holds ``values`` (``None``: left as it is), so the
+    kernels and worker processes started there inherit them; restored afterwards."""
+    values = {k: v for k, v in values.items() if v is not None}
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _log_to_terminal() -> None:
+    """Send papermill's log (with ``log_output``: the notebooks' stdout and stderr, cell by
+    cell) to standard error, unless the application has given papermill's logger a handler."""
+    logger = logging.getLogger("papermill")
+    if logger.handlers:
+        logger.setLevel(min(logger.level or logging.INFO, logging.INFO))
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+PROGRESS_FILE = ".progress.jsonl"  # in the run folder while a stage runs (neuron.progress)
+
+
 def execute_notebook(notebook: Path, out_dir: Path, parameters: dict, progress: bool = True,
-                     log_output: bool = False) -> Path:
+                     log_output: bool = False, stage_progress: bool = False) -> Path:
     """Run ``notebook`` with papermill into ``out_dir`` and render its HTML (inputs hidden).
-    The kernel runs with the allocator of :mod:`neuron.allocator` (tcmalloc when installed).
+    The kernel runs with the allocator of :mod:`neuron.allocator` (tcmalloc when installed) and
+    its routine log noise filtered (:class:`neuron.kernel.QuietKernelManager`). ``log_output``
+    streams the notebook's output to standard error as it runs; ``stage_progress`` shows the
+    kernel's progress inside the stage (epochs, batches, texts) as a bar in the terminal
+    (:mod:`neuron.progress`, through ``out_dir/.progress.jsonl``).
 
     Raises:
         NeuronError: the notebook failed (naming the executed copy to read).
@@ -152,13 +194,21 @@ def execute_notebook(notebook: Path, out_dir: Path, parameters: dict, progress: 
     import papermill as pm
 
     from neuron.allocator import kernel_allocator
+    from neuron.kernel import QuietKernelManager
+    from neuron.progress import ENV, ProgressTail
 
     out_dir.mkdir(parents=True, exist_ok=True)
     out_nb = out_dir / notebook.name
+    if log_output:
+        _log_to_terminal()
+    tail = (ProgressTail(out_dir / PROGRESS_FILE, position=1, file=sys.stderr) if stage_progress
+            else contextlib.nullcontext())
     try:
-        with kernel_allocator():  # tcmalloc in the kernel when installed (neuron.allocator)
+        with kernel_allocator(), tail, kernel_environ(
+                **{ENV: str(out_dir / PROGRESS_FILE) if stage_progress else None}):
             pm.execute_notebook(str(notebook), str(out_nb), parameters=parameters, cwd=str(PROJECT_ROOT),
-                                progress_bar=progress, log_output=log_output, kernel_name="python3")
+                                progress_bar=progress, log_output=log_output, kernel_name="python3",
+                                kernel_manager_class=QuietKernelManager)
     except pm.PapermillExecutionError as e:
         raise NeuronError(f"{notebook.name} failed: {e.ename}: {e.evalue} "
                           f"(see the executed notebook {out_nb})") from e
@@ -318,6 +368,96 @@ def select_splits(runs: list[RunSpec], splits: list[str], study_name: str = "") 
     return [r for r in runs if (r.split, r.index) in keep]
 
 
+def study_dirs(study: StudyConfig, runs_root: str | Path | None = None,
+               reports_root: str | Path | None = None) -> tuple[Path, Path]:
+    """The study's run folder and report folder: ``<runs_root or runs/>/<study>`` and
+    ``<reports_root or the study's reports_root (default reports/)>/<study>``; relative study
+    keys are relative to the project root. The smoke study's ``reports_root`` is
+    ``runs/reports``, so quick checks never touch the committed ``reports/``."""
+    runs = Path(runs_root or PROJECT_ROOT / "runs") / study.name
+    rep_root = Path(reports_root) if reports_root else Path(study.reports_root)
+    if not rep_root.is_absolute() and not reports_root:
+        rep_root = PROJECT_ROOT / rep_root
+    return runs, rep_root / study.name
+
+
+def check_side_info(runs: list[RunSpec]) -> None:
+    """Check, before any work, the side information that ships with the project or is given as a
+    folder (``side_info.source``: ``shipped`` or a path): every class of the dataset at every
+    level, ``side_info.k`` non-empty distinct descriptions each (:func:`neuron.side_info.load_side_info`,
+    the same check the side-information stage makes). Generated, paper and class-name side
+    information is checked by its stage.
+
+    Raises:
+        SideInfoError: naming the class, level and file (and the run it belongs to).
+    """
+    from neuron.config import load_dataset_spec
+    from neuron.errors import SideInfoError
+    from neuron.side_info import load_side_info
+
+    done: set[tuple] = set()
+    for r in runs:
+        si, dataset = r.config["side_info"], r.config["data"]["dataset"]
+        src = str(si["source"])
+        if src in ("class_names", "generated", "paper", "paper_embeddings"):
+            continue
+        folder = PROJECT_ROOT / "params" / "side_info" / dataset if src == "shipped" else Path(src)
+        if not folder.is_absolute():
+            folder = PROJECT_ROOT / folder
+        key = (str(folder), dataset, si.get("k"))
+        if key in done:
+            continue
+        done.add(key)
+        try:
+            load_side_info(folder, load_dataset_spec(dataset).class_names, k=si.get("k", 10))
+        except SideInfoError as e:
+            raise SideInfoError(f"side information of run {r.rel_dir} ({dataset}, source {src}): "
+                                f"{e}") from e
+
+
+def outcome_lines(runs_dir: Path, reports: Path, max_runs: int = 8) -> list[str]:
+    """What a finished ``python -m neuron run`` prints: the run folders, the report, and the
+    headline of ``reports/results.json`` (honest protocol: ZSL top-1 and GZSL H of each method,
+    mean over its runs, and its difference to the reference method with the paired bootstrap
+    95 % interval and verdict; :func:`neuron.evaluate.bootstrap_compare`)."""
+    out = []
+    found = sorted(p.parent for p in Path(runs_dir).glob("*/*/seed*/manifest.json"))
+    if found:
+        out.append(f"run folders ({len(found)}) under {runs_dir}:")
+        out += [f"  {p.relative_to(runs_dir)}" for p in found[:max_runs]]
+        if len(found) > max_runs:
+            out.append(f"  ... and {len(found) - max_runs} more")
+    summary = reports / "summary.html"
+    if summary.exists():
+        out.append(f"report: {summary}")
+    results = reports / "results.json"
+    if not results.exists():
+        return out
+    table = [r for r in json.loads(results.read_text()).get("table", []) if r.get("protocol") == "honest"]
+    if not table:
+        return out
+
+    def num(v):
+        return "n/a" if v is None else f"{v:.1f}"
+
+    def diff(r, m):
+        if r.get(f"{m}_diff") is None or not r.get(f"{m}_diff_ci"):
+            return ""
+        lo, hi = r[f"{m}_diff_ci"]
+        return f" ({r[f'{m}_diff']:+.1f} [{lo:+.1f}, {hi:+.1f}] {r.get(f'{m}_verdict') or ''})".replace(" )", ")")
+
+    out.append("headline (honest protocol; in brackets the difference to the reference with its "
+               "95 % interval):")
+    width = max(len(f"{r['point']}/{r['method']}") for r in table)
+    for r in table:
+        name = f"{r['point']}/{r['method']}"
+        ref = f"   vs {r['reference']}" if r.get("reference") else "   (reference)"
+        out.append(f"  {name:<{width}}  ZSL top-1 {num(r.get('zsl_top1_mean'))}{diff(r, 'zsl_top1')}"
+                   f"  GZSL H {num(r.get('gzsl_h_mean'))}{diff(r, 'gzsl_h')}  [{r.get('n_runs', '?')} "
+                   f"run(s)]{ref}")
+    return out
+
+
 def run_study(path: str | Path, force: bool = False, runs_root: Path | None = None,
               reports_root: Path | None = None, progress: bool = True, only_stages: list[str] | None = None,
               log_output: bool = False, seeds: list[int] | None = None,
@@ -356,6 +496,7 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
     if overrides:
         study.overrides = {**study.overrides, **overrides}
     runs = all_runs = expand_study(study)
+    check_side_info(runs)
     if points:
         names = sorted({r.point for r in runs})
         unknown = sorted(set(points) - set(names))
@@ -364,8 +505,9 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
         runs = [r for r in runs if r.point in points]
     if splits:
         runs = select_splits(runs, splits, study.name)
-    runs_root = Path(runs_root or PROJECT_ROOT / "runs") / study.name
-    reports = Path(reports_root or PROJECT_ROOT / "reports") / study.name
+    cache = None if os.environ.get("NEURON_CACHE") or runs_root is None else \
+        str(Path(runs_root).resolve() / ".cache")  # --runs-root moves the cache along
+    runs_root, reports = study_dirs(study, runs_root, reports_root)
     stages = only_stages or list(STAGES)
     unknown = set(stages) - set(STAGES)
     if unknown:
@@ -378,6 +520,16 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
             if diff:
                 raise NeuronError(f"{man.parent}: holds outputs of different parameters "
                                   f"(differing: {', '.join(diff[:8])}); use --force to overwrite")
+    with kernel_environ(NEURON_CACHE=cache):
+        return _run_study(study, path, runs, all_runs, runs_root, reports, stages, force, progress,
+                          log_output, executor, jobs, resources)
+
+
+def _run_study(study: StudyConfig, path, runs: list[RunSpec], all_runs: list[RunSpec], runs_root: Path,
+               reports: Path, stages: list[str], force: bool, progress: bool, log_output: bool,
+               executor: str, jobs: int, resources: dict[str, Any] | None) -> Path:
+    from tqdm import tqdm
+
     t0 = time.time()
     if executor not in EXECUTORS:
         raise ConfigError(f"unknown executor {executor!r}; executors: {list(EXECUTORS)}")
@@ -412,7 +564,8 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
             done_keys[(stage, key)] = run_dir
             continue
         execute_notebook(nb, run_dir, {"config": r.config, "run_dir": str(run_dir), "force": force,
-                                       "progress": False}, progress=False, log_output=log_output)
+                                       "progress": False}, progress=False, log_output=log_output,
+                         stage_progress=progress and not log_output)
         write_json(stamp, want)
         done_keys[(stage, key)] = run_dir
     if "neuron" not in stages:

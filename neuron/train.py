@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from neuron import progress as progress_
 from neuron.config import OptimConfig, to_dict
 from neuron.errors import NeuronError
 from neuron.io import sha256_obj, torch_load, torch_save
@@ -164,7 +165,9 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
         total, count = 0.0, 0
         bar = tqdm(loader, desc=f"{desc} epoch {epoch + 1}/{cfg.epochs}", leave=False,
                    disable=not progress)
-        for batch in bar:
+        # the terminal of `python -m neuron run` follows the batches too (neuron.progress)
+        task = f"{desc} epoch {epoch + 1}/{cfg.epochs}"
+        for batch in (progress_.track(bar, task, len(loader), "batch") if main else bar):
             batch = tuple(b.to(device, non_blocking=True) if isinstance(b, Tensor) else b for b in batch)
             with accel.autocast(device, precision):
                 loss = step(net, batch)
@@ -331,7 +334,8 @@ def extract_features(encoder: nn.Module, dataset: Dataset, device: torch.device,
     encoder.eval()
     fs, ft, pooled, labels = [], [], [], []
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
-    for x, y in tqdm(loader, desc="features", leave=False, disable=not progress):
+    for x, y in progress_.track(tqdm(loader, desc="features", leave=False, disable=not progress),
+                                "features", len(loader), "batch"):
         out = encoder(x.to(device))
         s, t = split_cube(out.cube)
         fs.append(s.float().cpu())

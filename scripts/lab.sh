@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Explore interactively: JupyterLab on notebooks/ with the project's environment (.venv, set up on
-# the first call) and data root ($NEURON_DATA_ROOT, default ../shared/data when present, else ./data),
+# the first call) and data root (neuron.config.data_root: $NEURON_DATA_ROOT, else ../shared/data
+# when present, else ./data),
 # listening on 127.0.0.1 only, protected by a token generated at each start; prints the URL.
 # Usage: bash scripts/lab.sh [extra jupyter lab arguments]; NEURON_LAB_PORT picks the port (8888).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck disable=SC1091
 . scripts/activate.sh
-export NEURON_DATA_ROOT="${NEURON_DATA_ROOT:-$PWD/data}"
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 unset MPLBACKEND  # the notebooks use %matplotlib inline
 port="${NEURON_LAB_PORT:-8888}"

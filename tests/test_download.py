@@ -45,3 +45,25 @@ def test_missing_utd_offline_fails_with_instructions(tmp_path):
         load_processed(spec, tmp_path, tmp_path / "cache", download=True)
     with pytest.raises(DataError, match="no raw files.*NEURON_DATA_ROOT.*UTD-MHAD page"):
         load_processed(spec, tmp_path, tmp_path / "cache", download=False)
+
+
+def test_failed_download_leaves_no_folders(tmp_path):
+    root = tmp_path / "data"
+    with pytest.raises(DataError, match="could not download"):
+        download("http://127.0.0.1:9/Skeleton.zip", root / "downloads" / "Skeleton.zip", timeout=2)
+    assert not root.exists()  # neither data/ nor data/downloads/ stays behind
+    (tmp_path / "keep").mkdir()
+    src = tmp_path / "src.zip"
+    src.write_bytes(b"hello")
+    with pytest.raises(DataError, match="SHA-256 mismatch"):
+        download(src.as_uri(), tmp_path / "keep" / "downloads" / "out.zip", sha256="0" * 64)
+    assert (tmp_path / "keep").is_dir() and not (tmp_path / "keep" / "downloads").exists()
+
+
+def test_missing_utd_offline_leaves_data_root_clean(tmp_path):
+    spec = config.load_dataset_spec("utd_mhad")
+    spec.download_url = "http://127.0.0.1:9/Skeleton.zip"
+    root = tmp_path / "data"
+    with pytest.raises(DataError, match="could not download"):
+        load_processed(spec, root, tmp_path / "cache", download=True)
+    assert not (root / "downloads").exists()

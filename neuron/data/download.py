@@ -1,6 +1,7 @@
 """Fetching public dataset archives: verified, extracted safely, failing clearly offline."""
 from __future__ import annotations
 
+import contextlib
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -12,10 +13,34 @@ from neuron.io import atomic_path, sha256_file
 def download(url: str, dest: Path, sha256: str = "", size: int = 0, timeout: float = 60) -> Path:
     """Download ``url`` to ``dest`` atomically and verify its size and SHA-256 when given.
 
+    A failed download leaves nothing behind: neither a partial file nor the folders it created
+    for ``dest`` (e.g. an empty ``<data root>/downloads/``).
+
     Raises:
         DataError: the host is unreachable (with the URL and where to put the file by hand), or
             the file's size or checksum does not match.
     """
+    created = _missing_parents(dest)
+    try:
+        return _download(url, dest, sha256, size, timeout)
+    except BaseException:
+        for folder in created:  # innermost first; only the ones this call made, only if empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, innermost first."""
+    out = []
+    for parent in Path(path).absolute().parents:
+        if parent.exists():
+            break
+        out.append(parent)
+    return out
+
+
+def _download(url: str, dest: Path, sha256: str, size: int, timeout: float) -> Path:
     try:
         with atomic_path(dest) as tmp:
             with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
