@@ -32,7 +32,26 @@ STAR_MAIN = {
 SMIE_SOTA = {"ntu60_55_5": [10, 11, 19, 26, 56], "ntu60_48_12": [3, 5, 9, 12, 15, 40, 42, 47, 51, 56, 58, 59],
              "ntu120_110_10": [4, 13, 37, 43, 49, 65, 88, 95, 99, 106]}
 
-ALL = sorted(set(SMIE) | set(STAR_MAIN))
+#: azzh1/PURLS, supplements/label_splits/<dataset>/ru<k>.npy (unseen) and rs<n-k>.npy (seen), commit
+#: fbede19a602a4f63af1530a5c63a5d2240b2af7f (sorted; the ru files list them in file order)
+PURLS = {
+    "ntu60_40_20_purls": [0, 12, 13, 14, 15, 16, 17, 22, 23, 26, 29, 30, 31, 35, 36, 42, 43, 48, 56, 57],
+    "ntu60_30_30_purls": [0, 1, 2, 6, 7, 8, 10, 12, 13, 15, 16, 18, 20, 21, 25, 26, 27, 31, 32, 33, 39, 42, 45, 47,
+                          48, 51, 52, 55, 58, 59],
+    "ntu120_80_40_purls": [11, 12, 18, 22, 23, 26, 28, 34, 37, 38, 42, 44, 46, 47, 48, 57, 59, 64, 66, 70, 73, 74, 75,
+                           83, 86, 90, 92, 93, 95, 96, 102, 104, 107, 108, 110, 112, 115, 116, 118, 119],
+    "ntu120_60_60_purls": [0, 1, 4, 6, 7, 8, 9, 17, 18, 21, 23, 25, 26, 28, 30, 32, 33, 34, 37, 38, 39, 40, 41, 42, 44,
+                           45, 50, 51, 52, 53, 56, 61, 62, 65, 67, 68, 69, 70, 74, 77, 78, 81, 83, 87, 89, 90, 91, 92,
+                           94, 95, 96, 97, 100, 101, 109, 111, 114, 115, 116, 118],
+}
+
+#: PURLS' ru5 / ru12 (NTU-60) and ru10 / ru24 (NTU-120) at the same commit are STAR's fixed lists
+PURLS_FIXED = {"ntu60_55_5": [10, 11, 19, 26, 56], "ntu60_48_12": [3, 5, 9, 12, 15, 40, 42, 47, 51, 56, 58, 59],
+               "ntu120_110_10": [4, 13, 37, 43, 49, 65, 88, 95, 99, 106],
+               "ntu120_96_24": [5, 9, 11, 16, 18, 20, 22, 29, 35, 39, 45, 49, 59, 68, 70, 81, 84, 87, 93, 94, 104, 113,
+                                114, 119]}
+
+ALL = sorted(set(SMIE) | set(STAR_MAIN) | set(PURLS))
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -43,7 +62,7 @@ def test_split_file_is_valid(name):
     sizes = {len(u) for u in spec.unseen}
     assert len(sizes) == 1, "every split of a family has the same number of unseen classes"
     k = sizes.pop()
-    assert name.split("_smie")[0].endswith(f"_{n - k}_{k}")
+    assert name.split("_smie")[0].split("_purls")[0].endswith(f"_{n - k}_{k}")
     for i in range(len(spec.unseen)):
         seen, unseen = spec.seen_unseen(i, n)
         assert not set(seen) & set(unseen) and len(seen) + len(unseen) == n
@@ -61,3 +80,15 @@ def test_fixed_lists_match_star(name):
     assert sorted(load_split_spec(name).unseen[0]) == STAR_MAIN[name]
     if name in SMIE_SOTA:
         assert SMIE_SOTA[name] == STAR_MAIN[name]
+
+
+@pytest.mark.parametrize("name", sorted(PURLS))
+def test_purls_splits_match_official(name):
+    spec = load_split_spec(name)
+    assert [sorted(u) for u in spec.unseen] == [PURLS[name]]
+    assert "azzh1/PURLS" in spec.source and "fbede19a602a4f63af1530a5c63a5d2240b2af7f" in spec.source
+
+
+@pytest.mark.parametrize("name", sorted(PURLS_FIXED))
+def test_purls_small_splits_are_the_fixed_lists(name):
+    assert sorted(load_split_spec(name).unseen[0]) == PURLS_FIXED[name] == STAR_MAIN[name]

@@ -6,7 +6,9 @@ pooled feature) or as any object with the attributes of ``neuron.train.Features`
 
 * ``pooled`` ``(N, F)``: global feature (mean over time and joints of the encoder cube);
 * ``f_t`` ``(N, F, T')``: temporal feature sequence (cube mean over joints);
-* ``f_s`` ``(N, F, V)``: per-joint feature (cube mean over time).
+* ``f_s`` ``(N, F, V)``: per-joint feature (cube mean over time);
+* ``layout`` (optional): the skeleton's joint layout (a name such as ``kinect_v1_20`` or a
+  ``JointLayout``), read by peers that group joints (STAR's body parts).
 
 Class embeddings are ``(C_all, E)`` with row ``c`` = dataset class id ``c``.
 """
@@ -32,6 +34,7 @@ class PeerInputs:
     pooled: Tensor
     f_t: Tensor | None = None
     f_s: Tensor | None = None
+    layout: Any = None
 
     def __len__(self) -> int:
         return self.pooled.shape[0]
@@ -39,7 +42,7 @@ class PeerInputs:
     def rows(self, idx: Tensor) -> "PeerInputs":
         """The samples at positions ``idx`` (LongTensor)."""
         return PeerInputs(self.pooled[idx], None if self.f_t is None else self.f_t[idx],
-                          None if self.f_s is None else self.f_s[idx])
+                          None if self.f_s is None else self.f_s[idx], self.layout)
 
     def require(self, view: str, who: str) -> Tensor:
         """The view ``"f_t"`` / ``"f_s"`` / ``"pooled"``.
@@ -62,11 +65,12 @@ def as_inputs(feats: Any) -> PeerInputs:
     if isinstance(feats, PeerInputs):
         return feats
     if isinstance(feats, (Tensor, np.ndarray)):
-        pooled, f_t, f_s = torch.as_tensor(feats), None, None
+        pooled, f_t, f_s, layout = torch.as_tensor(feats), None, None, None
     else:
         pooled = torch.as_tensor(getattr(feats, "pooled"))
         f_t = getattr(feats, "f_t", None)
         f_s = getattr(feats, "f_s", None)
+        layout = getattr(feats, "layout", None)
         f_t = None if f_t is None else torch.as_tensor(f_t).float()
         f_s = None if f_s is None else torch.as_tensor(f_s).float()
     pooled = pooled.float()
@@ -75,7 +79,7 @@ def as_inputs(feats: Any) -> PeerInputs:
     for name, x in (("f_t", f_t), ("f_s", f_s)):
         if x is not None and (x.dim() != 3 or x.shape[0] != pooled.shape[0]):
             raise ConfigError(f"peer inputs: {name} must be (N, F, L) with N={pooled.shape[0]}, got {tuple(x.shape)}")
-    return PeerInputs(pooled, f_t, f_s)
+    return PeerInputs(pooled, f_t, f_s, layout)
 
 
 def class_targets(labels: Any, classes: Sequence[int]) -> Tensor:

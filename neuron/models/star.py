@@ -31,8 +31,11 @@ Deviations (each with its reason):
   position of the part; the cached features here keep the time-averaged per-joint feature
   ``f_s`` ``(N, F, V)``, so the tokens are the part's joints (one per joint). Exactly the
   official computation for a cube with one time step (what the oracle checks).
-* Body parts: the official NTU-25 partition (:data:`NTU25_PARTS`); other skeleton layouts need
-  the setting ``parts`` (lists of 0-based joints).
+* Body parts: the official partition is for NTU-25 only; :mod:`neuron.models.star_parts` maps
+  the same six parts onto Kinect v1 (UTD-MHAD / Kinder-Gator and NW-UCLA orders), Penn Action
+  and COCO-17 (where hand and hip have no joints of their own they borrow the wrists and the
+  hip joints). The partition follows the setting ``parts`` (explicit lists), else the setting
+  ``layout``, else a ``layout`` name carried by the features, else the joint count V.
 * Part descriptions: STAR uses six LLM-written part descriptions per class (CLIP ViT-L/14
   text). ``class_emb`` may be ``(C, 7, E)`` (label, then the six parts, the official order);
   with a ``(C, E)`` tensor every part uses the class embedding (the harness's side information
@@ -58,15 +61,15 @@ from torch import Tensor, nn
 
 from neuron.errors import ConfigError
 from neuron.models.peer_common import as_inputs, class_targets, merge_settings, minibatches
+from neuron.models.star_parts import PART_NAMES, PARTITIONS, body_parts
 
 __all__ = ["STAR", "DEFAULTS", "NTU25_PARTS"]
 
 #: official NTU-25 body parts (0-based joints): head, hand, arm, hip, leg, foot
-NTU25_PARTS: list[list[int]] = [[2, 3, 20], [7, 11, 21, 22, 23, 24], [4, 5, 6, 8, 9, 10], [0, 1],
-                                [12, 13, 16, 17], [14, 15, 18, 19]]
+NTU25_PARTS: list[list[int]] = PARTITIONS["ntu_25"]
 
 DEFAULTS: dict[str, Any] = {
-    "prompts": 100, "heads": 4, "text_hidden": 256, "parts": None,
+    "prompts": 100, "heads": 4, "text_hidden": 256, "parts": None, "layout": None,
     "lr": 0.01, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4, "steps": [10, 20],
     "lr_decay": 0.1, "epochs": 40, "batch_size": 64,
     "w_global": 0.1, "w_part": 1.0, "w_pd": 0.1,
@@ -89,8 +92,13 @@ class STAR(nn.Module):
     [``body_part_w.i``], ``part_text.i.0`` / ``.2`` [``pd_mapping_matrix1.i`` / ``2.i``],
     ``class_prompts.i`` [``pd_prompt.i``]; ``label_text.0`` / ``.2`` [``crossmodal_align1`` / ``2``].
 
+    Settings ``parts`` (lists of 0-based joints, any count) and ``layout`` (a name in
+    :data:`neuron.models.star_parts.PARTITIONS`) choose the body parts; with neither, the parts
+    are chosen from the features' ``layout`` attribute or joint count V when the model first
+    sees them (:func:`neuron.models.star_parts.body_parts`). ``parts`` holds the partition in use.
+
     Raises:
-        ConfigError: unknown settings, E not divisible by the heads, joints out of range.
+        ConfigError: unknown settings or layout, E not divisible by the heads, joints out of range.
     """
 
     name = "star"
@@ -102,8 +110,9 @@ class STAR(nn.Module):
         if min(text_dim, feat_dim, P, H, Ht) < 1 or text_dim % H:
             raise ConfigError(f"STAR: sizes must be >= 1 and text_dim ({text_dim}) divisible by heads ({H})")
         self.text_dim, self.feat_dim = text_dim, feat_dim
-        self.parts = [list(p) for p in (self.cfg["parts"] or NTU25_PARTS)]
-        K = len(self.parts)
+        self.parts: list[list[int]] | None = self._configured_parts()
+        self.num_parts = len(self.parts) if self.parts is not None else len(PART_NAMES)
+        K = self.num_parts
         self.prompts = nn.ParameterList([nn.Parameter(torch.randn(P, text_dim)) for _ in range(K)])
         self.attn = nn.ModuleList([nn.MultiheadAttention(text_dim, H, kdim=feat_dim, vdim=feat_dim, batch_first=True)
                                    for _ in range(K)])
@@ -117,18 +126,54 @@ class STAR(nn.Module):
     def reset_class_prompts(self, num_classes: int) -> None:
         """(Re)create the per-class semantic prompts ``(num_classes, E)`` of every part, N(0, 1)."""
         self.class_prompts = nn.ParameterList([nn.Parameter(torch.randn(num_classes, self.text_dim))
-                                               for _ in self.parts])
+                                               for _ in range(self.num_parts)])
+
+    def _configured_parts(self) -> list[list[int]] | None:
+        """The partition fixed by the settings ``parts`` / ``layout``, or ``None`` (chosen from the data)."""
+        explicit, layout = self.cfg["parts"], self.cfg["layout"]
+        if explicit is not None:
+            if not explicit or any(len(p) == 0 for p in explicit):
+                raise ConfigError(f"STAR: 'parts' must be non-empty lists of joints, got {explicit}")
+            parts = [[int(j) for j in p] for p in explicit]
+        elif layout is not None:
+            if layout not in PARTITIONS:
+                raise ConfigError(f"STAR: no body-part partition for layout '{layout}' "
+                                  f"(known: {sorted(PARTITIONS)}); give the setting 'parts'")
+            parts = [list(p) for p in PARTITIONS[layout]]
+        else:
+            return None
+        if hasattr(self, "num_parts") and len(parts) != self.num_parts:
+            raise ConfigError(f"STAR: the model was built with {self.num_parts} parts, the settings give {len(parts)}")
+        return parts
 
     # ------------------------------------------------------------------ forward pieces
+    def resolve_parts(self, num_joints: int, layout: Any = None) -> list[list[int]]:
+        """The body parts for V = ``num_joints`` joints; fixes :attr:`parts` on first use.
+
+        ``layout``: the features' layout (a name or an object with ``name``), used when neither
+        ``parts`` nor the ``layout`` setting is given.
+
+        Raises:
+            ConfigError: no partition for the layout / V (:func:`~neuron.models.star_parts.body_parts`),
+                or the partition in use does not fit V joints.
+        """
+        if self.parts is None:
+            name = getattr(layout, "name", layout)
+            self.parts = body_parts(num_joints, None if name is None else str(name))
+        if max(max(p) for p in self.parts) >= num_joints:
+            raise ConfigError(f"STAR: the body parts {self.parts} need more than V={num_joints} joints")
+        return self.parts
+
     def part_semantics(self, f_s: Tensor) -> Tensor:
         """Per-part semantic vectors ``(N, K, P)`` of per-joint features ``(N, F, V)``.
 
         Raises:
-            ConfigError: a part joint >= V or a feature size other than F.
+            ConfigError: a part joint >= V, no partition for V, or a feature size other than F.
         """
         n, c, v = f_s.shape
-        if c != self.feat_dim or max(max(p) for p in self.parts) >= v:
-            raise ConfigError(f"STAR: f_s must be (N, {self.feat_dim}, V) with V > every part joint, got {tuple(f_s.shape)}")
+        if c != self.feat_dim:
+            raise ConfigError(f"STAR: f_s must be (N, {self.feat_dim}, V), got {tuple(f_s.shape)}")
+        self.resolve_parts(v)
         out = []
         for i, joints in enumerate(self.parts):
             tokens = f_s[:, :, joints].permute(0, 2, 1)
@@ -154,7 +199,7 @@ class STAR(nn.Module):
 
     def mapped_parts(self, part_emb: Tensor) -> Tensor:
         """Mapped part descriptions plus class prompts ``(K, C, P)`` from ``(C, K, E)``."""
-        return torch.stack([self.part_text[i](part_emb[:, i] + self.class_prompts[i]) for i in range(len(self.parts))])
+        return torch.stack([self.part_text[i](part_emb[:, i] + self.class_prompts[i]) for i in range(self.num_parts)])
 
     def losses(self, f_s: Tensor, target: Tensor, label_emb: Tensor, part_emb: Tensor,
                seen: Tensor) -> dict[str, Tensor]:
@@ -171,13 +216,13 @@ class STAR(nn.Module):
         global_ce = nll(g).mean()
         parts = self.mapped_parts(part_emb)
         part_ce, pd = [], []
-        for i in range(len(self.parts)):
+        for i in range(self.num_parts):
             s = F.normalize(sem[:, i], dim=1) @ F.normalize(parts[i], dim=1).t()
             part_ce.append(nll(s).mean())
             sim = F.softmax(parts[i] @ labels.t(), dim=1)
             pd.append((-torch.log(torch.diagonal(sim) + 1e-12)).mean())
-        part_ce = sum(part_ce) / len(self.parts)
-        pd_label = sum(pd) / len(self.parts)
+        part_ce = sum(part_ce) / self.num_parts
+        pd_label = sum(pd) / self.num_parts
         loss = self.cfg["w_global"] * global_ce + self.cfg["w_part"] * part_ce + self.cfg["w_pd"] * pd_label
         return {"global_ce": global_ce, "part_ce": part_ce, "pd_label": pd_label, "loss": loss,
                 "semantics": sem}
@@ -204,8 +249,11 @@ class STAR(nn.Module):
                     sub._reset_parameters()
                 elif isinstance(sub, nn.Linear):
                     sub.reset_parameters()
-        f_s = as_inputs(feats).require("f_s", "STAR")
-        label_emb, part_emb = self.split_text(class_emb, len(self.parts))
+        inputs = as_inputs(feats)
+        f_s = inputs.require("f_s", "STAR")
+        self.parts = self._configured_parts()
+        self.resolve_parts(f_s.shape[-1], inputs.layout)
+        label_emb, part_emb = self.split_text(class_emb, self.num_parts)
         self.reset_class_prompts(label_emb.shape[0])
         self._text = (label_emb, part_emb)
         seen_t = torch.as_tensor(sorted(int(c) for c in seen))
@@ -237,7 +285,7 @@ class STAR(nn.Module):
             ConfigError: called before :meth:`fit` without ``class_emb``; no ``f_s``.
         """
         if class_emb is not None:
-            label_emb, _ = self.split_text(class_emb, len(self.parts))
+            label_emb, _ = self.split_text(class_emb, self.num_parts)
         elif self._text is not None:
             label_emb = self._text[0]
         else:
@@ -245,7 +293,9 @@ class STAR(nn.Module):
         if classes is not None:
             label_emb = label_emb[torch.as_tensor([int(c) for c in classes])]
         self.eval()
-        f_s = as_inputs(feats).require("f_s", "STAR")
+        inputs = as_inputs(feats)
+        f_s = inputs.require("f_s", "STAR")
+        self.resolve_parts(f_s.shape[-1], inputs.layout)
         lab = F.normalize(self.label_text(label_emb), dim=1)
         return torch.cat([F.normalize(self.part_semantics(f_s[i:i + 256]).sum(1), dim=1) @ lab.t()
                           for i in range(0, len(f_s), 256)]).numpy()
