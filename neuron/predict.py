@@ -547,6 +547,19 @@ class Predictor:
             s = score_baseline(self.head, feats, classes, sem.class_means(), self.device)
         return s.fused.numpy().astype(np.float64)
 
+    def run_classes(self, part: str = "unseen") -> list[str]:
+        """The run's ``unseen`` or ``seen`` class names (``metrics.json``, dataset spec order).
+
+        Raises:
+            RunFolderError: no readable ``metrics.json``.
+        """
+        try:
+            ids = json.loads((self.run_dir / "metrics.json").read_text())[part]
+        except (OSError, ValueError, KeyError) as e:
+            raise RunFolderError(f"{self.run_dir}: no {part} classes in metrics.json ({type(e).__name__}: {e})") from e
+        names = load_dataset_spec(self.cfg.data.dataset).class_names
+        return [names[int(c)] for c in ids]
+
     def run_side_info(self) -> Path | None:
         """The side-information folder the run trained with (None for class-name runs).
 
@@ -745,10 +758,11 @@ def plot_clip_strip(clip: Clip, layout: JointLayout | None = None, frames: int =
     return fig
 
 
-def animate_clip(clip: Clip, layout: JointLayout | None = None, step: int = 2, interval_ms: int = 60):
-    """The clip as a skeleton animation (every ``step``-th frame): a
-    :class:`matplotlib.animation.FuncAnimation`; show it in JupyterLab with
-    ``IPython.display.HTML(anim.to_jshtml())``."""
+def animate_clip(clip: Clip, layout: JointLayout | None = None, max_frames: int = 20,
+                 interval_ms: int = 100):
+    """The clip as a skeleton animation of at most ``max_frames`` evenly spaced frames (small,
+    60 dpi, so a report stays light): a :class:`matplotlib.animation.FuncAnimation`; show it in
+    JupyterLab with ``IPython.display.HTML(anim.to_jshtml())``."""
     from matplotlib.animation import FuncAnimation
     from matplotlib.figure import Figure
 
@@ -757,18 +771,19 @@ def animate_clip(clip: Clip, layout: JointLayout | None = None, step: int = 2, i
     seq = np.asarray(clip.sequence)
     lay = layout or clip.layout
     edges = lay.edges if lay is not None else ()
-    fig = Figure(figsize=(3, 3.4), layout="constrained")
+    T = seq.shape[1]
+    fig = Figure(figsize=(2.5, 2.8), dpi=60, layout="constrained")
     ax = fig.subplots()
     lims = (float(seq[0].min()) - 0.1, float(seq[0].max()) + 0.1, float(seq[1].min()) - 0.1,
             float(seq[1].max()) + 0.1)
-    frames = list(range(0, seq.shape[1], max(1, int(step))))
+    frames = np.unique(np.linspace(0, T - 1, min(max(1, int(max_frames)), T)).round().astype(int)).tolist()
 
     def draw(t: int):
         ax.clear()
         draw_skeleton(ax, seq, edges, frame=t)
         ax.set_xlim(*lims[:2])
         ax.set_ylim(*lims[2:])
-        ax.set_title(f"{clip.name}: frame {t + 1}/{seq.shape[1]}", fontsize=8)
+        ax.set_title(f"frame {t + 1}/{T}", fontsize=8)
         return []
 
     return FuncAnimation(fig, draw, frames=frames, interval=interval_ms, blit=False)
