@@ -7,11 +7,11 @@ cache), ``neuron.ckpt`` and ``baseline.ckpt`` (the trained heads). :func:`predic
 
 1. reads one clip from a file (:data:`CLIP_FORMATS`: the generic ``.npz`` of
    :mod:`neuron.data.generic` and the native files of the datasets the bundle reads);
-2. applies the run's test-time preprocessing, exactly as evaluation does: centring on the first
-   frame's centre joint (:func:`neuron.data.transforms.centre_sequence`, as the processed-data
-   cache), the centred crop of ratio ``data.p_interval[1]`` resized to ``data.window`` frames
-   (:func:`neuron.data.transforms.crop_resize`, as :class:`neuron.data.loader.WindowDataset` with
-   ``train=False``) and the run's ``data.stream``;
+2. applies the run's test-time preprocessing with the evaluation's own code: the processed-data
+   step (:func:`neuron.data.cache.process`: centring on the first frame's centre joint), then
+   the test window (:class:`neuron.data.loader.WindowDataset` with ``train=False``: the centred
+   crop of ratio ``data.p_interval[1]`` resized to ``data.window`` frames, the run's
+   ``data.stream``);
 3. runs the run's frozen Shift-GCN encoder and rounds its features to float16, as the run's
    feature cache stores them (:func:`neuron.stages.stage_features`);
 4. embeds the class texts with the run's text encoder (``side_info.encoder``;
@@ -45,7 +45,9 @@ from neuron.config import RunConfig, data_root, load_dataset_spec, load_run_conf
 from neuron.data import kinder_gator, ntu, nw_ucla, utd_mhad
 from neuron.data.generic import read_generic_npz
 from neuron.data.layouts import LAYOUTS, JointLayout
-from neuron.data.transforms import centre_sequence, crop_resize, to_stream
+from neuron.data.base import SkeletonDataset
+from neuron.data.cache import process
+from neuron.data.loader import WindowDataset
 from neuron.errors import ConfigError, DataError, NeuronError
 from neuron.io import torch_load, write_json
 
@@ -461,9 +463,11 @@ class Predictor:
     def preprocess(self, clip: Clip) -> torch.Tensor:
         """The run's test-time preprocessing of one clip: ``(1, C, window, V, M)`` float32.
 
-        Centring on the first frame's centre joint of person 0, the centred crop of ratio
-        ``data.p_interval[1]`` resized to ``data.window`` frames, then ``data.stream``; a clip
-        with fewer persons than the model gets all-zero persons (as padding in the datasets).
+        The same code as evaluation: :func:`neuron.data.cache.process` (centring on the first
+        frame's centre joint of person 0) and :class:`neuron.data.loader.WindowDataset` with
+        ``train=False`` (the centred crop of ratio ``data.p_interval[1]`` resized to
+        ``data.window`` frames, then ``data.stream``). A clip with fewer persons than the model
+        gets all-zero persons (as padding in the datasets).
 
         Raises:
             ClipMismatchError: channel count, joint count, joint names or person count differ
@@ -491,11 +495,13 @@ class Predictor:
             raise ClipMismatchError(f"{where}: the clip has {M} persons, the model takes at most {self.num_person}")
         if M < self.num_person:
             seq = np.concatenate([seq, np.zeros((C, T, V, self.num_person - M), np.float32)], axis=3)
+        # the evaluation's own path: the processed-data step (neuron.data.cache.process), then
+        # the test-time window of neuron.stages.DataBundle.windows (WindowDataset, train=False)
+        one = SkeletonDataset(clip.format, [seq], [0], [0], [0], [0], [clip.name], ["clip"], lay)
         d = self.cfg.data
-        x = centre_sequence(seq, lay.centre)
-        x = crop_resize(x, T, d.window, d.p_interval[1], None)
-        x = to_stream(x, d.stream, lay.parents())
-        return torch.from_numpy(np.ascontiguousarray(x))[None]
+        x, _ = WindowDataset(process(one, "predict"), np.array([0]), d.window, False, d.p_interval, 0.0,
+                             d.stream, self.cfg.seed, None, d.min_crop_frames)[0]
+        return x[None]
 
     @torch.no_grad()
     def features(self, x: torch.Tensor):
