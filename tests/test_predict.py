@@ -180,7 +180,7 @@ def test_clips_that_do_not_fit_the_model_are_refused(predictor, data_root, tmp_p
         predictor.predict(data_root / "nw_ucla/all_sqe/a01_s01_e00_v01.json", classes)
     # NTU: 25 joints
     ntu = tmp_path / "S001C001P001R001A001.skeleton"
-    ntu.write_text(skeleton_text([[("72057594037931101", person(t))] for t in range(20)]))
+    ntu.write_text(skeleton_text([[("72057594037931101", j)] for j in person(20)]))
     with pytest.raises(npred.ClipMismatchError, match="25 joints .*layout ntu_25.*takes 20"):
         predictor.predict(ntu, classes)
     seq = npred.read_clip(data_root / UTD_CLIP).sequence
