@@ -41,15 +41,22 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from neuron import stages, text
 from neuron.config import RunConfig, data_root, load_dataset_spec, load_run_config, to_dict
 from neuron.data import kinder_gator, ntu, nw_ucla, utd_mhad
-from neuron.data.generic import read_generic_npz
-from neuron.data.layouts import LAYOUTS, JointLayout
 from neuron.data.base import SkeletonDataset
 from neuron.data.cache import process
+from neuron.data.generic import read_generic_npz
+from neuron.data.layouts import LAYOUTS, JointLayout
 from neuron.data.loader import WindowDataset
-from neuron.errors import ConfigError, DataError, NeuronError
+from neuron.errors import ConfigError, DataError, NeuronError, SideInfoError
 from neuron.io import torch_load, write_json
+from neuron.manifest import write_manifest
+from neuron.models import GlobalAlignment, Neuron, ShiftGCN, split_cube
+from neuron.models.shift_gcn import FEATURE_DIM
+from neuron.side_info import class_name_side_info, load_side_info
+from neuron.side_info.store import level_file
+from neuron.train import Features, score_baseline, score_neuron
 
 METHODS = ("neuron", "baseline", "auto")
 
@@ -259,9 +266,6 @@ def side_info_classes(folder: str | os.PathLike) -> list[str]:
     Raises:
         SideInfoError: the file is missing, unreadable or not a JSON object.
     """
-    from neuron.errors import SideInfoError
-    from neuron.side_info.store import level_file
-
     path = level_file(folder, "spatial_cg")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -386,9 +390,6 @@ class Predictor:
     """
 
     def __init__(self, run_dir: str | os.PathLike, method: str = "auto", device: str = "cpu") -> None:
-        from neuron.models import GlobalAlignment, Neuron, ShiftGCN
-        from neuron.models.shift_gcn import FEATURE_DIM
-
         if method not in METHODS:
             raise ConfigError(f"method {method!r}: expected one of {METHODS}")
         self.run_dir = Path(run_dir)
@@ -426,9 +427,7 @@ class Predictor:
                                 cfg.encoder.shift_grad)
         self.encoder.load_state_dict(enc_state)
         self.encoder.to(self.device).eval()
-        from neuron.text import get_text_encoder
-
-        self.text_encoder = get_text_encoder(cfg.side_info.encoder, device=device)
+        self.text_encoder = text.get_text_encoder(cfg.side_info.encoder, device=device)
         D = self.text_encoder.dim
         if method == "neuron":
             self.head = Neuron(text_dim=D, feat_dim=FEATURE_DIM, **to_dict(cfg.neuron))
@@ -443,12 +442,11 @@ class Predictor:
         self.head.to(self.device).eval()
 
     def _encoder_file(self, manifest: dict) -> Path:
-        from neuron.stages import cache_root
-
         recorded = (manifest.get("extra") or {}).get("encoder")
         cands = []
         if recorded:
-            cands += [Path(recorded) / "encoder.pt", cache_root() / "encoders" / Path(recorded).name / "encoder.pt"]
+            cands += [Path(recorded) / "encoder.pt",
+                      stages.cache_root() / "encoders" / Path(recorded).name / "encoder.pt"]
         for c in cands:
             if c.is_file():
                 return c
@@ -480,8 +478,9 @@ class Predictor:
         C, T, V, M = seq.shape
         lay = self.layout
         if C != self.channels:
+            kind = {2: "xy", 3: "xyz"}.get(self.channels, "coordinates")
             raise ClipMismatchError(f"{where}: the clip has {C} channels per joint, the model takes "
-                                    f"{self.channels} ({'xyz' if self.channels == 3 else 'xy' if self.channels == 2 else 'coordinates'})")
+                                    f"{self.channels} ({kind})")
         if V != lay.num_joints:
             raise ClipMismatchError(f"{where}: the clip has {V} joints"
                                     + (f" (layout {clip.layout.name})" if clip.layout else "")
@@ -507,9 +506,6 @@ class Predictor:
     def features(self, x: torch.Tensor):
         """Frozen-encoder features of a batch ``(N, C, T, V, M)``, rounded to float16 as the
         run's feature cache stores them: a :class:`neuron.train.Features` (labels -1)."""
-        from neuron.models import split_cube
-        from neuron.train import Features
-
         out = self.encoder(x.to(self.device))
         f_s, f_t = split_cube(out.cube)
         n = x.shape[0]
@@ -528,15 +524,11 @@ class Predictor:
             SideInfoError: a level file missing, a class without descriptions, too few
                 descriptions.
         """
-        from neuron import text
-        from neuron.side_info import class_name_side_info, load_side_info
-        from neuron.stages import Semantics, cache_root
-
         k = self.cfg.side_info.k
         info = (class_name_side_info(classes, k=k) if side_info is None
                 else load_side_info(side_info, classes, k=k, check_duplicates=False))
-        emb = text.embed_side_info(info, classes, self.text_encoder, cache_root() / "embeddings")
-        return Semantics([x[:, :k].float() for x in emb.spatial], [x[:, :k].float() for x in emb.temporal],
+        emb = text.embed_side_info(info, classes, self.text_encoder, stages.cache_root() / "embeddings")
+        return stages.Semantics([x[:, :k].float() for x in emb.spatial], [x[:, :k].float() for x in emb.temporal],
                          emb.encoder_id, "class_names" if side_info is None else str(side_info),
                          int(emb.spatial[0].shape[-1]))
 
@@ -544,8 +536,6 @@ class Predictor:
     def scores(self, feats, sem) -> np.ndarray:
         """``(N, C)`` scores of ``feats`` against the classes of ``sem`` (Neuron: fused final
         round, mean of the spatial and temporal log-softmax; baseline: logits)."""
-        from neuron.train import score_baseline, score_neuron
-
         classes = list(range(len(sem.spatial[0])))
         if self.method == "neuron":
             s = score_neuron(self.head, feats, classes, sem.spatial, sem.temporal, self.device)
@@ -572,12 +562,10 @@ class Predictor:
         Raises:
             RunFolderError: the run used the paper's precomputed embeddings (no texts to embed).
         """
-        from neuron.stages import side_info_folder
-
         if self.cfg.side_info.source == "paper_embeddings":
             raise RunFolderError(f"{self.run_dir}: the run used precomputed embeddings "
                                  "(side_info.source=paper_embeddings); pass a side-information folder")
-        return side_info_folder(self.cfg, data_root(self.cfg.data.data_root))
+        return stages.side_info_folder(self.cfg, data_root(self.cfg.data.data_root))
 
     def predict(self, clip: Clip | str | os.PathLike, classes: Sequence[str] | None = None,
                 side_info: str | os.PathLike | None = None, top_k: int = 5,
@@ -679,9 +667,6 @@ def train_run(config: dict | str | os.PathLike, run_dir: str | os.PathLike, prog
     Raises:
         ConfigError, DataError, NeuronError: as the stages do.
     """
-    from neuron import stages
-    from neuron.manifest import write_manifest
-
     cfg = load_run_config(config)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -704,8 +689,6 @@ def example_clip(run_dir: str | os.PathLike) -> tuple[Path, str]:
     Raises:
         RunFolderError: no manifest / metrics. DataError: the dataset's files are not there.
     """
-    from neuron import stages
-
     run_dir = Path(run_dir)
     try:
         cfg = load_run_config(json.loads((run_dir / "manifest.json").read_text())["params"])
