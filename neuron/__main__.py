@@ -12,6 +12,10 @@
 - ``index [REPORTS]``: scrub machine paths from the reports, regenerate the tables of every
   study's ``README.md`` and of the project README, and write ``reports/README.md`` and
   ``reports/index.html``.
+- ``predict --run RUN_DIR --input CLIP (--classes TEXT ... | --classes-file FILE | --side-info
+  FOLDER) [--top-k K] [--method neuron|baseline|auto] [--sample I] [--out FILE.json]``: zero-shot
+  prediction of one clip with a finished run (:mod:`neuron.predict`); prints the top-k classes and
+  writes JSON (default ``RUN_DIR/predictions/<clip>-<method>.json``).
 """
 from __future__ import annotations
 
@@ -93,6 +97,24 @@ def main(argv: list[str] | None = None) -> int:
     p_idx = sub.add_parser("index", help="scrub machine paths from reports/, regenerate the README tables "
                                          "and write reports/README.md and reports/index.html")
     p_idx.add_argument("reports", type=Path, nargs="?", default=None, help="reports folder (default reports/)")
+    p_pred = sub.add_parser("predict", help="zero-shot prediction of one clip with a finished run",
+                            description="Which of the given classes is this clip? Scores one clip with a "
+                            "finished run's encoder and Neuron (or baseline) head; the class texts are "
+                            "embedded with the run's text encoder.")
+    p_pred.add_argument("--run", type=Path, required=True, help="a finished run folder (manifest.json, neuron.ckpt)")
+    p_pred.add_argument("--input", type=Path, required=True,
+                        help="the clip: generic .npz, NTU .skeleton, Kinder-Gator .csv, UTD-MHAD .mat, NW-UCLA .json")
+    p_pred.add_argument("--classes", nargs="+", default=None, metavar="TEXT", help="class names (quote each)")
+    p_pred.add_argument("--classes-file", type=Path, default=None, help="class names, one per line")
+    p_pred.add_argument("--side-info", default=None, metavar="FOLDER",
+                        help="side-information folder (six level JSON files) with the classes' descriptions; "
+                             "its classes unless --classes/--classes-file; 'run' = the run's own")
+    p_pred.add_argument("--top-k", type=int, default=5, help="classes to list (default 5)")
+    p_pred.add_argument("--method", default="auto", choices=["neuron", "baseline", "auto"],
+                        help="the head (default auto: Neuron when trained, else the baseline)")
+    p_pred.add_argument("--sample", default=None, help="index or name of the sample in a generic .npz of several")
+    p_pred.add_argument("--out", type=Path, default=None,
+                        help="JSON output (default RUN/predictions/<clip>-<method>.json)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "run":
@@ -152,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"scrubbed machine paths: {path}")
             for path in write_all(root):
                 print(f"written: {path}")
+        elif args.cmd == "predict":
+            from neuron.predict import predict, write_prediction
+
+            pred = predict(args.run, args.input, classes=args.classes, classes_file=args.classes_file,
+                           side_info=args.side_info, top_k=args.top_k, method=args.method, sample=args.sample)
+            print(pred)
+            print(f"prediction written to {write_prediction(pred, args.out)}")
         elif args.cmd == "expand":
             from neuron.config import load_study_config
             from neuron.pipeline import expand_study
