@@ -43,7 +43,7 @@ import torch
 
 from neuron import stages, text
 from neuron.config import RunConfig, data_root, load_dataset_spec, load_run_config, to_dict
-from neuron.data import kinder_gator, ntu, nw_ucla, utd_mhad
+from neuron.data import kinder_gator, ntu, nw_ucla, penn_action, utd_mhad
 from neuron.data.base import SkeletonDataset
 from neuron.data.cache import process
 from neuron.data.generic import read_generic_npz
@@ -116,6 +116,7 @@ CLIP_FORMATS: dict[str, ClipFormat] = {
     "kinder_gator": ClipFormat(".csv", _read_kinder_gator, layout="kinect_v1_20"),
     "utd_mhad": ClipFormat(".mat", utd_mhad.read_utd_file, ("d_skel",), "kinect_v1_20"),
     "nw_ucla": ClipFormat(".json", _read_nw_ucla, layout="nw_ucla_20"),
+    "penn_action": ClipFormat(".mat", penn_action.read_clip, ("x", "y", "visibility"), "penn_action_13"),
 }
 
 

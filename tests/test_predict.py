@@ -250,27 +250,21 @@ def test_unreadable_clip_files(tmp_path, data_root):
         npred.read_clip(data_root / UTD_CLIP, sample=3)
 
 
-def test_mat_formats_are_told_apart_by_their_variables(tmp_path, data_root, monkeypatch):
-    """UTD-MHAD (d_skel) and a 2D keypoint .mat (x, y, visibility) share the suffix: the variables
-    decide; a format is registered with one entry."""
+def test_mat_formats_are_told_apart_by_their_variables(tmp_path, data_root):
+    """UTD-MHAD (d_skel) and Penn Action (x, y, visibility) share the suffix: the variables decide;
+    a .mat file with neither is refused."""
     import scipy.io
 
     assert npred.detect_format(data_root / UTD_CLIP) == "utd_mhad"
-    penn = tmp_path / "0001.mat"
-    x = np.arange(26, dtype=float).reshape(2, 13)
-    scipy.io.savemat(penn, {"x": x, "y": x + 1, "visibility": np.ones((2, 13), np.uint8), "action": "squat"})
-    with pytest.raises(DataError, match="matches no clip format"):
-        npred.detect_format(penn)
-
-    def read_xy(path):
-        m = scipy.io.loadmat(path)
-        return np.stack([m["x"], m["y"]])[..., None].astype(np.float32)  # (2, T, 13, 1)
-
-    monkeypatch.setitem(npred.CLIP_FORMATS, "penn_action", npred.ClipFormat(".mat", read_xy, ("x", "y", "visibility")))
+    penn = data_root / "penn_action/labels/0001.mat"
     assert npred.detect_format(penn) == "penn_action"
-    assert npred.detect_format(data_root / UTD_CLIP) == "utd_mhad"
     clip = npred.read_clip(penn)
-    assert clip.sequence.shape == (2, 2, 13, 1) and clip.layout is None and clip.format == "penn_action"
+    assert clip.sequence.shape[0] == 2 and clip.sequence.shape[2:] == (13, 1)
+    assert clip.layout.name == "penn_action_13" and clip.format == "penn_action"
+    other = tmp_path / "other.mat"
+    scipy.io.savemat(other, {"x": np.zeros((2, 13))})
+    with pytest.raises(DataError, match="matches no clip format"):
+        npred.detect_format(other)
 
 
 def test_run_folders_without_trained_weights(tmp_path, data_root):
