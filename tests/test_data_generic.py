@@ -80,7 +80,7 @@ def _mutations():
                         "class_names"),
         "dup_class": (lambda a: a.__setitem__("class_names", np.array(["a", "a", "b"])),
                       "duplicate"),
-        "seq_shape": (lambda a: a.__setitem__("sequences", a["sequences"][:, :2]), "sequences"),
+        "seq_shape": (lambda a: a.__setitem__("sequences", a["sequences"][:, :1]), "sequences"),
         "seq_str": (lambda a: a.__setitem__("sequences", np.array(["x"])), "sequences"),
         "edges": (lambda a: a.__setitem__("edges", np.array([[0, 25]])), "edges"),
         "centre": (lambda a: a.__setitem__("centre", np.int64(30)), "centre"),
@@ -139,3 +139,27 @@ def test_write_rejects_bad(tmp_path):
     with pytest.raises(DataError, match="out.npz"):
         write_generic_npz(tmp_path / "out.npz", ds)
     assert not (tmp_path / "out.npz").exists()
+
+
+def test_2d_keypoints_round_trip_and_mixed_channels_refused(tmp_path):
+    """C = 2 (image keypoints, e.g. COCO-17 from a pose estimator) round-trips; sequences of
+    different C in one file are refused naming the sample; C = 4 is refused."""
+    from neuron.data.layouts import LAYOUTS
+
+    coco = LAYOUTS["coco_17"]
+    rng = np.random.default_rng(1)
+    seqs = [rng.standard_normal((2, t, 17, 1)).astype(np.float32) for t in (6, 3)]
+    ds = SkeletonDataset("pose2d", seqs, [0, 1], [1, 2], [0, 0], [0, 0], ["a", "b"], ["wave", "sit"], coco)
+    path = tmp_path / "pose2d.npz"
+    write_generic_npz(path, ds)
+    back = read_generic_npz(path)
+    assert [s.shape for s in back.sequences] == [(2, 6, 17, 1), (2, 3, 17, 1)]
+    np.testing.assert_array_equal(back.sequences[1], seqs[1])
+    mixed = SkeletonDataset("mixed", [seqs[0], rng.standard_normal((3, 4, 17, 1)).astype(np.float32)],
+                            [0, 1], [1, 2], [0, 0], [0, 0], ["a", "b"], ["wave", "sit"], coco)
+    with pytest.raises(DataError, match=r"sequences\[1\] has C = 3"):
+        write_generic_npz(tmp_path / "mixed.npz", mixed)
+    bad = SkeletonDataset("c4", [rng.standard_normal((4, 4, 17, 1)).astype(np.float32)],
+                          [0], [1], [0], [0], ["a"], ["wave"], coco)
+    with pytest.raises(DataError, match="expected a"):
+        write_generic_npz(tmp_path / "c4.npz", bad)

@@ -1,11 +1,14 @@
 """The "your own data" format: one ``.npz`` file, loadable with ``allow_pickle=False``.
 
-Fields (N samples, C = 3 coordinates, V joints, M persons, E edges):
+Fields (N samples, C = 3 coordinates in metres or C = 2 image coordinates, V joints, M persons,
+E edges):
 
 =================  ======================  ====================================================
 field              dtype / shape           meaning
 =================  ======================  ====================================================
-``sequences``      float32 (N,3,T_max,V,M) xyz in metres, zero-padded after each length
+``sequences``      float32 (N,C,T_max,V,M) C = 3: xyz in metres; C = 2: 2D keypoints already
+                                          normalised (e.g. neuron.data.transforms.normalise_2d),
+                                          invisible joints 0; zero-padded after each length
 ``lengths``        int (N,)                frames per sample, 1..T_max
 ``labels``         int (N,)                0-based index into ``class_names``
 ``class_names``    unicode (C_cls,)        class names, unique
@@ -52,14 +55,17 @@ def write_generic_npz(path: str | os.PathLike, ds: SkeletonDataset) -> None:
     path = Path(path)
     if len(ds) == 0:
         raise DataError(f"{path}: refusing to write an empty dataset")
-    seqs = [check_sequence(s, f"{path}: sequences[{i}]") for i, s in enumerate(ds.sequences)]
-    v, m = seqs[0].shape[2], seqs[0].shape[3]
+    seqs = [check_sequence(s, f"{path}: sequences[{i}]", channels=None) for i, s in enumerate(ds.sequences)]
+    c, v, m = seqs[0].shape[0], seqs[0].shape[2], seqs[0].shape[3]
+    for i, s in enumerate(seqs):
+        if s.shape[0] != c:
+            raise DataError(f"{path}: sequences[{i}] has C = {s.shape[0]}, sequences[0] has {c}")
     for i, s in enumerate(seqs):
         if s.shape[2:] != (v, m):
             raise DataError(f"{path}: sequences[{i}] has (V, M) = {s.shape[2:]}, "
                             f"sequences[0] has {(v, m)}")
     lengths = np.array([s.shape[1] for s in seqs], dtype=np.int64)
-    padded = np.zeros((len(seqs), 3, int(lengths.max()), v, m), dtype=np.float32)
+    padded = np.zeros((len(seqs), c, int(lengths.max()), v, m), dtype=np.float32)
     for i, s in enumerate(seqs):
         padded[i, :, :s.shape[1]] = s
     lay = ds.layout
@@ -149,7 +155,7 @@ def read_generic_npz(path: str | os.PathLike) -> SkeletonDataset:
     """Read and validate a generic-format ``.npz`` (see the module doc for the fields).
 
     Returns:
-        A :class:`SkeletonDataset` with sequences ``(3, length_i, V, M)`` float32 (the padding
+        A :class:`SkeletonDataset` with sequences ``(C, length_i, V, M)`` float32, C = 3 or 2 (the padding
         cut off) and a :class:`JointLayout` built from ``joint_names``, ``edges``, ``centre``.
 
     Raises:
@@ -183,8 +189,8 @@ def _read(path: Path, z) -> SkeletonDataset:
     seqs = z["sequences"]
     if seqs.dtype.kind not in "fiu":
         raise DataError(f"{path}: field 'sequences': expected float32, got dtype {seqs.dtype}")
-    if seqs.ndim != 5 or seqs.shape[1] != 3:
-        raise DataError(f"{path}: field 'sequences': expected shape (N, 3, T_max, V, M), got "
+    if seqs.ndim != 5 or seqs.shape[1] not in (2, 3):
+        raise DataError(f"{path}: field 'sequences': expected shape (N, 3 or 2, T_max, V, M), got "
                         f"{seqs.shape}")
     n, _, t_max, v, m = seqs.shape
     if n == 0:
@@ -235,7 +241,7 @@ def _read(path: Path, z) -> SkeletonDataset:
     for i in range(n):
         arr = np.asarray(seqs[i, :, :int(lengths[i])])
         sequences.append(np.ascontiguousarray(
-            check_sequence(arr, f"{path}: field 'sequences' sample {i} ({names[i]})", v)))
+            check_sequence(arr, f"{path}: field 'sequences' sample {i} ({names[i]})", v, channels=None)))
         tail = seqs[i, :, int(lengths[i]):]
         if tail.size and not np.isfinite(tail).all():
             raise DataError(f"{path}: field 'sequences' sample {i} ({names[i]}): non-finite "
