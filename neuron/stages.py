@@ -2,17 +2,23 @@
 
 Each stage is content-addressed: its outputs live in the cache under a key that hashes every
 input that can change them, so a stage whose inputs are unchanged is skipped (loaded), and a
-changed input recomputes it. Cache root: ``$NEURON_CACHE`` or ``<project>/runs/.cache``.
+changed input recomputes it (keys: :mod:`neuron.keys`). Cache root: ``$NEURON_CACHE`` or
+``<project>/runs/.cache``.
 
 - data: processed dataset (``processed/``) + the zero-shot split of the run;
 - side information: embeddings ``(classes, K, D)`` per round (``embeddings/``);
 - encoder: Shift-GCN pre-trained on the seen classes (``encoders/<key>/``, resumable);
-- features: frozen-encoder features of every sample (``features/<key>.pt``, float16);
-- neuron: Neuron, its calibration twin and the baseline, trained and evaluated in the run folder.
+- features: frozen-encoder features of every sample (``encoders/<key>/features-*.pt``, float16);
+- neuron: every method of :data:`METHODS` (Neuron and the global-alignment baseline) with its
+  calibration twin, trained on the frozen features and the class text embeddings by one shared
+  function (:func:`fit_and_score`) and evaluated in the run folder.
+
+At about 650 lines this module is longer than the others on purpose: it is the one place that
+says what each stage computes from what, and the neuron stage's method registry, evaluation
+variants and validation folds are parts of that stage.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -648,8 +654,3 @@ def run_all(cfg: RunConfig, run_dir: Path, progress: bool = True) -> dict:
     encoder, _, folder = stage_encoder(cfg, bundle, device, progress)
     feats = stage_features(cfg, bundle, encoder, folder, device, progress)
     return stage_neuron(cfg, bundle, sem, feats, run_dir, device, progress)
-
-
-def read_metrics(run_dir: Path) -> dict:
-    """``run_dir/metrics.json`` as a dict."""
-    return json.loads((Path(run_dir) / "metrics.json").read_text())

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from neuron.config import OptimConfig, to_dict
+from neuron.config import OptimConfig
 from neuron.errors import NeuronError
 from neuron.io import torch_load, torch_save
 from neuron.keys import checkpoint_fingerprint
