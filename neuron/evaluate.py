@@ -416,12 +416,11 @@ def evaluate_run(labels: Any, seen: Iterable[int] | None, unseen: Iterable[int],
     seen, unseen : class-id lists (``seen=None``: all other classes).
     spatial, temporal : (N, C_all) final-round logits of each branch (either may be None).
     fused : (N, C_all) scores of the single fused prediction used by the validation-calibrated
-        protocol;
-        default :func:`fuse_scores` (spatial, temporal).
+        protocol; default :func:`fuse_scores` (spatial, temporal).
     rounds : ``{"spatial": [r1, r2, r3], "temporal": [...]}``, each (N, C_all) logits per round.
     val : :class:`ValidationScores` (scores in the same form as ``fused``, from a model trained
-        without the pseudo-unseen classes) used to choose the validation-calibrated gamma. ``None``: no
-        calibration (gamma = 0) and ``honest/calibrated = 0``.
+        without the pseudo-unseen classes) used to choose the validation-calibrated gamma.
+        ``None``: no calibration (gamma = 0) and ``honest/calibrated = 0``.
     grid : gamma grid for :func:`choose_calibration` (default adapted to the val scores).
     paper_grid : grid of :func:`best_gamma_on_test` (default the official one).
 
