@@ -147,7 +147,8 @@ def tensor_hash(tensors: Iterable) -> str:
     return h.hexdigest()
 
 
-def weights_fingerprint(cfg: RunConfig, bundle, sem, feats, kind: str, classes: list[int]) -> dict:
+def weights_fingerprint(cfg: RunConfig, bundle, sem, feats, kind: str, classes: list[int],
+                        section: str | None = None) -> dict:
     """Everything besides the optimiser recipe and seed (added by :func:`checkpoint_fingerprint`)
     that determines the weights of a trained Neuron or baseline model; a finished checkpoint is
     reused only when this matches.
@@ -162,8 +163,9 @@ def weights_fingerprint(cfg: RunConfig, bundle, sem, feats, kind: str, classes: 
         bundle: a :class:`neuron.stages.DataBundle` (``pdata.key``, ``split.train`` are read).
         sem: a :class:`neuron.stages.Semantics` (``spatial``, ``temporal``, ``encoder_id``).
         feats: :class:`neuron.train.Features` (``key``, ``content_hash()``, ``views``).
-        kind: ``"neuron"`` or ``"baseline"`` (any other name: that ``cfg`` section).
+        kind: the method (``"neuron"``, ``"baseline"``, a name of :data:`neuron.stages.METHODS`).
         classes: the training classes (the twin's are the seen classes minus the pseudo-unseen).
+        section: the ``cfg`` section of the method's model (default: ``kind``).
     """
     d = cfg.data
     emb = tensor_hash(list(sem.spatial) + list(sem.temporal))
@@ -172,7 +174,8 @@ def weights_fingerprint(cfg: RunConfig, bundle, sem, feats, kind: str, classes: 
           "side_info": {"source": cfg.side_info.source, "encoder": sem.encoder_id, "k": cfg.side_info.k,
                         "embeddings": emb},
           "precision": cfg.precision}
-    fp["model"] = key_params(kind, to_dict(getattr(cfg, kind)), "weights")
+    section = section or kind
+    fp["model"] = key_params(section, to_dict(getattr(cfg, section)), "weights")
     if kind == "neuron" and cfg.neuron_train.views:
         fp["views"] = {"n": cfg.neuron_train.views, "p": d.p_interval, "rot": d.random_rotation,
                        "min_crop": d.min_crop_frames, "key": feats.views[0].key if feats.views else None}

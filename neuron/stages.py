@@ -350,8 +350,9 @@ class Method:
       ``classes`` whose ``fused`` is the method's single prediction (validation-calibrated
       protocol) and ``spatial`` / ``temporal`` its heads, if it has two (official-code protocol;
       without heads ``fused`` is its one head);
-    - ``train_config``: the run section of its optimiser (e.g. ``"neuron_train"``); its model
-      section is the method's name (weights fingerprint, :func:`neuron.keys.weights_fingerprint`);
+    - ``train_config`` / ``model_config``: the run sections of its optimiser (e.g.
+      ``"neuron_train"``) and of its model (e.g. ``"neuron"``; hashed into its weights
+      fingerprint, :func:`neuron.keys.weights_fingerprint`);
     - ``enabled(cfg)``: whether the run trains it; ``uses_views``: trains on the augmented views
       (``neuron_train.views``);
     - ``save(test_scores, labels, unseen, run_dir)``: writes its test scores for the figures and
@@ -362,6 +363,7 @@ class Method:
     fit: Callable[..., FitResult]
     score: Callable[[torch.nn.Module, Features, list[int], Semantics, torch.device], Scores]
     train_config: str
+    model_config: str
     enabled: Callable[[RunConfig], bool] = lambda cfg: True
     uses_views: bool = False
     save: Callable[[Scores, np.ndarray, list[int], Path], dict] = lambda *a: {}
@@ -373,10 +375,11 @@ class Method:
 METHODS: dict[str, Method] = {
     "neuron": Method(new_neuron, _fit_neuron,
                      lambda m, f, c, sem, dev: score_neuron(m, f, c, sem.spatial, sem.temporal, dev),
-                     "neuron_train", uses_views=True, save=_save_neuron),
+                     "neuron_train", "neuron", uses_views=True, save=_save_neuron),
     "baseline": Method(new_baseline, _fit_baseline,
                        lambda m, f, c, sem, dev: score_baseline(m, f, c, sem.class_means(), dev),
-                       "baseline_train", enabled=lambda cfg: cfg.baseline.enabled, save=_save_baseline),
+                       "baseline_train", "baseline", enabled=lambda cfg: cfg.baseline.enabled,
+                       save=_save_baseline),
 }
 
 
@@ -432,13 +435,13 @@ def fit_and_score(name: str, cfg: RunConfig, bundle: DataBundle, sem: Semantics,
     t0 = time.time()
     model = m.new(cfg, sem, feats, device)
     hist = m.fit(model, f_train, seen, cfg, sem, device, run_dir / f"{name}.ckpt", progress,
-                 weights_fingerprint(cfg, bundle, sem, feats, name, seen), stop_after=stop_after,
-                 views=views, **rt)
+                 weights_fingerprint(cfg, bundle, sem, feats, name, seen, m.model_config),
+                 stop_after=stop_after, views=views, **rt)
     if len(hist.history) < train_cfg.epochs:
         return Fitted(None, None, {}, hist.history, time.time() - t0)
     twin = m.new(cfg, sem, feats, device)
     m.fit(twin, f_train.subset(twin_mask), twin_seen, cfg, sem, device, run_dir / f"{name}_twin.ckpt",
-          progress, weights_fingerprint(cfg, bundle, sem, feats, name, twin_seen),
+          progress, weights_fingerprint(cfg, bundle, sem, feats, name, twin_seen, m.model_config),
           views=[v.subset(twin_mask) for v in views] if views else None, **rt,
           **twin_steps(cfg, len(f_train), train_cfg))
     s_test = m.score(model, f_test, sorted(seen + unseen), sem, device)
@@ -613,9 +616,9 @@ def fold_validation(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, d
             if not method.enabled(cfg):
                 continue
             twin = method.new(cfg, sem, feats, device)
+            fp = weights_fingerprint(cfg, bundle, sem, feats, name, rest, method.model_config)
             method.fit(twin, f_train.subset(mask), rest, cfg, sem, device, run_dir / f"{name}_fold{i}.ckpt",
-                       progress, weights_fingerprint(cfg, bundle, sem, feats, name, rest), **rt,
-                       **twin_steps(cfg, len(f_train), getattr(cfg, method.train_config)))
+                       progress, fp, **rt, **twin_steps(cfg, len(f_train), getattr(cfg, method.train_config)))
             fold_scores[name] = method.score(twin, f_eval, seen, sem, device)
         scores = {name: sc.full(sc.fused, C) for name, sc in fold_scores.items()}
         scores.update(variant_scores(fold_scores["neuron"], fold_scores.get("baseline"), cfg, C))

@@ -39,6 +39,7 @@ def computed():
     return [(name, keys_of(cfg)) for name, cfg in representative_configs()]
 
 
+@pytest.mark.slow
 def test_committed_runs_keep_their_keys(computed):
     golden = json.loads(GOLDEN.read_text())
     per_study: dict[str, list] = {}
@@ -57,6 +58,7 @@ def test_committed_runs_keep_their_keys(computed):
     assert changed == []
 
 
+@pytest.mark.slow
 def test_smoke_variants_keep_their_keys(computed):
     golden = json.loads(GOLDEN.read_text())["smoke"]
     got = {name: k for name, k in computed if name.startswith("smoke")}
