@@ -314,6 +314,7 @@ def _fit_neuron(model, feats, classes, cfg, sem, device, checkpoint, progress, f
 
 def _fit_baseline(model, feats, classes, cfg, sem, device, checkpoint, progress, fingerprint,
                   views=None, **kw) -> FitResult:
+    """Train the baseline on pooled features (it takes no augmented ``views``)."""
     return train_baseline(model, feats, classes, sem.class_means(), cfg.baseline_train, cfg.seed, device,
                           checkpoint, progress, fingerprint, **kw)
 
