@@ -436,7 +436,10 @@ class NeuronModelConfig:
     windows: list[float] = field(default_factory=lambda: [5 / 16, 10 / 16, 1.0])
     top_k: int = 10
     logit_scale: float = 0.1
-    fusion: Literal["sum_softmax", "spatial", "temporal"] = "sum_softmax"
+    #: how evaluation fuses the final-round branches (:func:`neuron.train.fused_final_round`):
+    #: ``mean_log_softmax`` (the mean of both branches' log-softmax), ``spatial`` or ``temporal``
+    #: (that branch's log-softmax); ``sum_softmax`` is read as its former name
+    fusion: Literal["mean_log_softmax", "spatial", "temporal", "sum_softmax"] = "mean_log_softmax"
     # named variants (the paper configuration is the default; see neuron.models.Neuron)
     alignment: Literal["topk_mean", "unit_mean", "class_mean"] = "topk_mean"
     project_relu: bool = True
@@ -446,6 +449,7 @@ class NeuronModelConfig:
     round_weights: list[float] | None = None
 
     def validate(self, where: str) -> None:
+        self.fusion = LEGACY_VALUES["neuron.fusion"].get(self.fusion, self.fusion)
         _check(1 <= self.rounds <= 3, where, "rounds must be 1..3")
         _check(len(self.windows) == self.rounds, where,
                f"windows has {len(self.windows)} entries for {self.rounds} rounds")
@@ -468,14 +472,24 @@ class NeuronModelConfig:
                    "round_weights must be >= 0 with a positive sum")
 
 
-#: Neuron options added after runs were committed: left out of stage keys and weight fingerprints
-#: while unset (None), so those runs keep their keys and are not re-run (see :func:`unset_dropped`)
-LATE_NEURON_KEYS = ("round_logit_scales", "round_weights")
+#: Former names of parameter values, still read: ``"section.option": {former name: name}``.
+#: Resolved configs hold the current name; cache keys hash the former one (:mod:`neuron.keys`), so
+#: runs made under the former name keep their keys.
+LEGACY_VALUES: dict[str, dict[str, str]] = {
+    "neuron.fusion": {"sum_softmax": "mean_log_softmax"},  # it always was a mean of log-softmaxes
+}
 
 
-def unset_dropped(neuron: dict) -> dict:
-    """A resolved ``neuron`` section without the :data:`LATE_NEURON_KEYS` that are unset (None)."""
-    return {k: v for k, v in neuron.items() if not (k in LATE_NEURON_KEYS and v is None)}
+def current_names(params: dict) -> dict:
+    """A resolved run-parameter dict (``to_dict(RunConfig)``, e.g. from an older manifest) with
+    :data:`LEGACY_VALUES` replaced by their current names."""
+    out = dict(params)
+    for opt, names in LEGACY_VALUES.items():
+        section, name = opt.split(".", 1)
+        sec = out.get(section)
+        if isinstance(sec, dict) and isinstance(sec.get(name), str) and sec[name] in names:
+            out[section] = {**sec, name: names[sec[name]]}
+    return out
 
 
 @dataclass

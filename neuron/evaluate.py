@@ -14,15 +14,16 @@ Conventions used by every function here
   (``per_class=True``, the mean over classes of each class's accuracy).
 * Ties in a score row go to the lowest column id (``np.argmax`` / stable sort order).
 
-Two protocols are implemented and always labelled:
+Two protocols are implemented and always labelled (:data:`PROTOCOL_LABELS`; metric keys keep
+their stored prefixes ``honest/`` and ``paper/``):
 
-``honest``
+validation-calibrated (key ``honest``)
     ZSL top-1/top-5 on one score matrix (e.g. the fused spatial+temporal scores); GZSL with
     calibrated stacking (Chao et al., ECCV 2016: subtract a constant ``gamma`` from every
     seen-class score) where ``gamma`` is chosen on a *validation* split carved from training data
     (:func:`choose_calibration`), never on the test set.
 
-``paper``
+official-code, test-tuned (key ``paper``)
     What the official code (``cseeyangchen/Neuron``, ``main_match.py``, ``Processor.eval``)
     computes, replicated in :func:`either_head_accuracy` and :func:`best_gamma_on_test`:
 
@@ -52,7 +53,7 @@ import numpy as np
 
 __all__ = [
     "PAPER_GAMMA_GRID",
-    "choose_on_validation",
+    "PROTOCOL_LABELS",
     "ValidationScores",
     "to_numpy",
     "softmax",
@@ -68,12 +69,18 @@ __all__ = [
     "evaluate_run",
     "confusion_matrix_unseen",
     "per_class_accuracy",
-    "aggregate",
     "per_sample_predictions",
     "sample_correctness",
     "outcome_metrics",
     "bootstrap_compare",
 ]
+
+#: Display label of each protocol, by the prefix of its metric keys in ``metrics.json`` and the
+#: reports: what the protocol does (the prefixes are kept so committed reports stay readable).
+PROTOCOL_LABELS: dict[str, str] = {
+    "honest": "validation-calibrated",
+    "paper": "official-code (test-tuned)",
+}
 
 #: The official code's calibration grid (``[i / 100000 for i in range(20, 31)]``), applied to
 #: softmax probabilities, searched on the test set.
@@ -275,7 +282,7 @@ def default_gamma_grid(scores: Any, seen: Iterable[int] | None, unseen: Iterable
 def choose_calibration(scores_val: Any, labels_val: Any, seen: Iterable[int],
                        pseudo_unseen: Iterable[int], grid: Iterable[float] | None = None,
                        per_class: bool = False) -> tuple[float, "Any"]:
-    """Choose the calibrated-stacking constant honestly, on validation data.
+    """Choose the calibrated-stacking constant on validation data (validation-calibrated protocol).
 
     The validation split is carved from *training* data: a model is trained on the seen classes
     minus ``pseudo_unseen`` (classes held out from training, playing the unseen role), and
@@ -305,12 +312,12 @@ def choose_calibration(scores_val: Any, labels_val: Any, seen: Iterable[int],
     return float(table["gamma"].iloc[best]), table
 
 
-# ----------------------------------------------------------------------------- paper protocol
+# ----------------------------------------------------------------------------- official-code protocol
 
 
 def either_head_accuracy(spatial_scores: Any, temporal_scores: Any, labels: Any,
                          classes: Iterable[int]) -> float:
-    """Paper protocol ZSL top-1 (%): right if the spatial **or** the temporal head is right.
+    """Official-code protocol ZSL top-1 (%): right if the spatial **or** the temporal head is right.
 
     Each head's prediction is its argmax over ``classes`` (the unseen classes for ZSL); only
     samples whose label is in ``classes`` count. This is an oracle OR of two classifiers (it
@@ -337,7 +344,7 @@ def best_gamma_on_test(spatial_scores: Any, temporal_scores: Any, labels: Any,
                        seen: Iterable[int] | None, unseen: Iterable[int],
                        grid: Iterable[float] = PAPER_GAMMA_GRID, apply_softmax: bool = True
                        ) -> dict[str, float]:
-    """Paper protocol GZSL (%): either-head rule, calibration constants chosen ON THE TEST SET.
+    """Official-code protocol GZSL (%): either-head rule, calibration constants chosen ON THE TEST SET.
 
     Replicates the official ``main_match.py``: each head's ``(N, C_all)`` final-round logits go
     through a softmax over the candidate classes (``seen u unseen``, i.e. all classes;
@@ -408,12 +415,12 @@ def evaluate_run(labels: Any, seen: Iterable[int] | None, unseen: Iterable[int],
         (GZSL); ZSL metrics use only the unseen-class samples.
     seen, unseen : class-id lists (``seen=None``: all other classes).
     spatial, temporal : (N, C_all) final-round logits of each branch (either may be None).
-    fused : (N, C_all) scores of the single fused prediction used by the honest protocol;
-        default :func:`fuse_scores` (spatial, temporal).
+    fused : (N, C_all) scores of the single fused prediction used by the validation-calibrated
+        protocol; default :func:`fuse_scores` (spatial, temporal).
     rounds : ``{"spatial": [r1, r2, r3], "temporal": [...]}``, each (N, C_all) logits per round.
     val : :class:`ValidationScores` (scores in the same form as ``fused``, from a model trained
-        without the pseudo-unseen classes) used to choose the honest gamma. ``None``: no
-        calibration (gamma = 0) and ``honest/calibrated = 0``.
+        without the pseudo-unseen classes) used to choose the validation-calibrated gamma.
+        ``None``: no calibration (gamma = 0) and ``honest/calibrated = 0``.
     grid : gamma grid for :func:`choose_calibration` (default adapted to the val scores).
     paper_grid : grid of :func:`best_gamma_on_test` (default the official one).
 
@@ -495,73 +502,6 @@ def per_class_accuracy(scores: Any, labels: Any, classes: Iterable[int],
     pred = _predict(s[m], cand)
     ym = y[m]
     return {int(c): 100.0 * float((pred[ym == c] == c).mean()) for c in np.unique(ym)}
-
-
-def choose_on_validation(rows: Sequence[dict], metric: str, by: str = "point",
-                         method: str | None = None) -> dict:
-    """Pick a hyperparameter setting using validation metrics only (never test numbers).
-
-    Rule: the ``by`` value (a study point, e.g. ``neuron.logit_scale=30.0``) with the highest mean
-    of ``metric`` over its rows (seeds, splits); ties go to the first in sorted order. Rows of
-    other methods than ``method`` (when given) are ignored. ``metric`` must be a ``val/*`` key
-    (the calibration twin's pseudo-unseen validation metrics, e.g. ``val/zsl_top1``,
-    ``val/gzsl_h``) or a ``valfolds/*`` key (the pseudo-unseen validation folds,
-    ``eval.val_folds``), computed from training subjects only. ``by="method"`` chooses among the
-    methods of a run (:data:`METHODS`).
-
-    Args:
-        rows: result rows as :func:`neuron.pipeline.collect_results` returns them.
-        metric: the ``val/*`` metric to maximise.
-    Returns:
-        ``{"choice": best value of by, "value": its mean, "means": {value of by: mean}, "n": {...}}``.
-    Raises:
-        ValueError: ``metric`` is not a ``val/`` metric, or no row has it.
-    """
-    if not metric.startswith(("val/", "valfolds/")):
-        raise ValueError(f"choose_on_validation: {metric!r} is not a validation metric (val/*, valfolds/*); "
-                         "choosing on test metrics is not allowed")
-    groups: dict[str, list[float]] = {}
-    for r in rows:
-        if method is not None and r.get("method") != method:
-            continue
-        v = r.get(metric)
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            continue
-        groups.setdefault(str(r[by]), []).append(float(v))
-    if not groups:
-        raise ValueError(f"choose_on_validation: no row has {metric!r}"
-                         + (f" for method {method!r}" if method else ""))
-    means = {k: float(np.mean(v)) for k, v in sorted(groups.items())}
-    best = max(means, key=lambda k: (means[k], -sorted(means).index(k)))
-    return {"choice": best, "value": means[best], "means": means,
-            "n": {k: len(v) for k, v in sorted(groups.items())}}
-
-
-def aggregate(results: list[dict], by: Sequence[str], exclude: Sequence[str] = ("seed",)):
-    """Mean and standard deviation over runs (seeds, splits) of every numeric metric.
-
-    ``results`` is a list of flat dicts (e.g. :func:`evaluate_run` outputs plus ``method``,
-    ``protocol``, ``split``, ``seed`` fields). Rows are grouped by the ``by`` columns (pandas
-    groupby); every other numeric column, except those in ``exclude``, gives ``<metric>_mean``
-    and ``<metric>_std`` (sample std, ddof = 1; NaN for a single run). ``n`` counts the runs of
-    each group. Returns a DataFrame with the ``by`` columns as ordinary columns.
-    """
-    import pandas as pd
-
-    df = pd.DataFrame(list(results))
-    by = list(by)
-    missing = [b for b in by if b not in df.columns]
-    if missing:
-        raise ValueError(f"aggregate: grouping columns missing from results: {missing}")
-    metrics = [c for c in df.select_dtypes(include="number").columns
-               if c not in by and c not in set(exclude)]
-    g = df.groupby(by, sort=True, dropna=False)
-    mean = g[metrics].mean().add_suffix("_mean")
-    std = g[metrics].std(ddof=1).add_suffix("_std")
-    cols = [x for m in metrics for x in (f"{m}_mean", f"{m}_std")]
-    out = pd.concat([mean, std], axis=1)[cols]
-    out.insert(0, "n", g.size())
-    return out.reset_index()
 
 
 

@@ -13,7 +13,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from neuron.config import PROJECT_ROOT, RunConfig, to_dict
+from neuron.config import PROJECT_ROOT, RunConfig, current_names, to_dict
 from neuron.errors import NeuronError
 from neuron.io import sha256_obj, write_json
 
@@ -62,6 +62,8 @@ def params_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
     not differences, so old run folders stay usable after the parameter schema grows; neither are
     the top-level :data:`RUNTIME_KEYS`.
     """
+    if not prefix:  # values under a former name (config.LEGACY_VALUES) are the same values
+        old, new = current_names(old), current_names(new)
     out = []
     for k in old.keys() & new.keys():
         if not prefix and k in RUNTIME_KEYS:

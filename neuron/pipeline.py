@@ -31,8 +31,10 @@ from typing import Any, Iterator
 from neuron.config import (PROJECT_ROOT, StudyConfig, deep_update, load_run_config,
                            load_split_spec, load_study_config, read_yaml, to_dict)
 from neuron.errors import ConfigError, NeuronError
-from neuron.evaluate import METHODS
-from neuron.io import sha256_file, sha256_obj, write_json
+from neuron.io import sha256_file, write_json
+from neuron.keys import stage_key
+# collect_results / collect_outcomes are also imported from here by notebooks/05_summary.ipynb
+from neuron.study import collect_outcomes, collect_results, report_records, run_key  # noqa: F401
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 STAGES = {
@@ -121,28 +123,6 @@ def expand_study(study: StudyConfig) -> list[RunSpec]:
     if len(set(names)) != len(names):
         raise ConfigError(f"study {study.name}: two points map to the same run folder")
     return runs
-
-
-def stage_key(stage: str, config: dict) -> str:
-    """What a stage's output depends on (used to share and skip stage executions)."""
-    # an empty data.protocol (the dataset's own) is left out, so keys made before the key existed hold
-    d = {k: v for k, v in config["data"].items() if not (k == "protocol" and not v)}
-    config = {**config, "data": d}
-    if "neuron" in config:  # options added later are left out while unset (config.LATE_NEURON_KEYS)
-        from neuron.config import unset_dropped
-
-        config["neuron"] = unset_dropped(config["neuron"])
-    data_part = {k: d[k] for k in ("dataset", "split", "split_index", "data_root", "skip_bad",
-                                   "protocol") if k in d}
-    if stage == "data":
-        return sha256_obj({"data": data_part, "seed": config["seed"]})
-    if stage == "side_info":
-        return sha256_obj({"dataset": d["dataset"], "side_info": config["side_info"]})
-    if stage == "encoder":
-        return sha256_obj({"data": d, "seed": config["seed"], "encoder": config["encoder"]})
-    from neuron.manifest import RUNTIME_KEYS
-
-    return sha256_obj({k: v for k, v in config.items() if k not in RUNTIME_KEYS})
 
 
 @contextlib.contextmanager
@@ -486,7 +466,6 @@ def run_study(path: str | Path, force: bool = False, runs_root: Path | None = No
         ConfigError: invalid study or run parameters (before anything runs).
         NeuronError: a stage failed, or a run folder holds other parameters (without ``force``).
     """
-    from tqdm import tqdm
 
     from neuron.manifest import params_diff
 
@@ -603,7 +582,7 @@ def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[Run
             if html.exists():
                 shutil.copy(html, reports / html.name)
     # every run in the summary: those under runs_root and those kept from the committed report
-    finished = sorted({str(run_rel_dir(*_run_key(r))) for r in _report_records(reports, "results.json")})
+    finished = sorted({str(run_rel_dir(*run_key(r))) for r in report_records(reports, "results.json")})
     write_json(reports / "study.json", {"study": study.name, "runs": len(runs),
                                         "finished_runs": finished, "seconds": seconds,
                                         "written": time.strftime("%Y-%m-%d"),
@@ -626,93 +605,6 @@ def _rebuild_report(study: StudyConfig, reports: Path) -> Path:
             "description": study.description, "figures": study.figures}, progress=False)
         shutil.copy(Path(tmp) / SUMMARY.replace(".ipynb", ".html"), reports / "summary.html")
     return reports
-
-
-def _run_key(record: dict) -> tuple[str, str, int]:
-    """(point, split, seed) of a result row or outcome record."""
-    return str(record["point"]), str(record["split"]), int(record["seed"])
-
-
-def _merge_committed(found: list[dict], committed: list[dict]) -> list[dict]:
-    """``found`` plus the ``committed`` records of runs not in ``found``, ordered by run."""
-    have = {_run_key(r) for r in found}
-    extra = [r for r in committed if _run_key(r) not in have]
-    if not extra:
-        return found
-    return sorted(found + extra, key=_run_key)  # stable: method order within a run is kept
-
-
-def _same_dir(a: Path, b: str | Path | None) -> bool:
-    return b is not None and Path(a).resolve() == Path(b).resolve()
-
-
-def collect_results(study_dir: str | Path, committed: str | Path | None = None) -> list[dict]:
-    """Every ``metrics.json`` under a study folder as flat rows: one per run and method.
-
-    Row keys: ``point``, ``split``, ``seed``, ``method`` (neuron / baseline) and the metrics
-    (``honest/zsl_top1``, ``paper/gzsl_h``, ...). A report folder (no runs, a ``results.json``)
-    gives the rows it was made from (its ``runs`` field). ``committed``: a report folder whose
-    rows are added for every run (point, split, seed) not found under ``study_dir``, so a study
-    continued on a machine without the earlier ``runs/`` keeps its committed runs; a run found
-    under ``study_dir`` replaces its committed rows.
-    """
-    rows = []
-    study_dir = Path(study_dir)
-    for path in sorted(study_dir.glob("*/*/seed*/metrics.json")):
-        m = json.loads(path.read_text())
-        point = path.parent.parent.parent.name
-        for method in METHODS:
-            if method not in m:
-                continue
-            row = {"point": point, "split": m["split"], "seed": m["seed"], "method": method}
-            row.update({k: v for k, v in m[method].items() if isinstance(v, (int, float))})
-            if method == "neuron":
-                for b, vals in (m.get("compactness") or {}).items():
-                    for i, v in enumerate(vals):
-                        row[f"compactness/{b}_r{i + 1}"] = v
-            rows.append(row)
-    if not rows and (study_dir / "results.json").exists():  # a report folder: its committed rows
-        rows = _report_records(study_dir, "results.json")
-    if committed is not None and not _same_dir(study_dir, committed) \
-            and (Path(committed) / "results.json").exists():
-        rows = _merge_committed(rows, _report_records(Path(committed), "results.json"))
-    return rows
-
-
-def _report_records(report_dir: Path, name: str) -> list[dict]:
-    """The ``runs`` records of a report's ``results.json`` (rows, without the derived ``family``)
-    or ``outcomes.json``."""
-    return [{k: v for k, v in r.items() if k != "family"}
-            for r in json.loads((report_dir / name).read_text())["runs"]]
-
-
-def collect_outcomes(study_dir: str | Path, committed: str | Path | None = None) -> list[dict]:
-    """Per-sample outcomes of every finished run under a study folder, one record per run.
-
-    Record keys: ``point``, ``split``, ``seed``, ``seen``, ``unseen``, ``labels`` (test labels),
-    ``test_sha`` (hash of the test sample indices) and ``methods`` (``{"neuron": ..., "baseline":
-    ...}``, :func:`neuron.evaluate.per_sample_predictions` dicts). Runs written before outcomes
-    were recorded are left out. A report folder (no runs, an ``outcomes.json``) gives its records;
-    ``committed`` adds a report folder's records as :func:`collect_results` does.
-    """
-    study_dir = Path(study_dir)
-    out = []
-    for path in sorted(study_dir.glob("*/*/seed*/metrics.json")):
-        m = json.loads(path.read_text())
-        o = m.get("outcomes")
-        if not o:
-            continue
-        out.append({"point": path.parent.parent.parent.name, "split": m["split"], "seed": m["seed"],
-                    "seen": m["seen"], "unseen": m["unseen"], "test_sha": o.get("test_sha"),
-                    "labels": o["labels"],
-                    "methods": {k: o[k] for k in METHODS if k in o}})
-    if not out and not any(study_dir.glob("*/*/seed*/metrics.json")) \
-            and (study_dir / "outcomes.json").exists():
-        out = _report_records(study_dir, "outcomes.json")
-    if committed is not None and not _same_dir(study_dir, committed) \
-            and (Path(committed) / "outcomes.json").exists():
-        out = _merge_committed(out, _report_records(Path(committed), "outcomes.json"))
-    return out
 
 
 def point_values(study: StudyConfig) -> dict[str, dict[str, Any]]:

@@ -2,31 +2,51 @@
 
 Each stage is content-addressed: its outputs live in the cache under a key that hashes every
 input that can change them, so a stage whose inputs are unchanged is skipped (loaded), and a
-changed input recomputes it. Cache root: ``$NEURON_CACHE`` or ``<project>/runs/.cache``.
+changed input recomputes it (keys: :mod:`neuron.keys`). Cache root: ``$NEURON_CACHE`` or
+``<project>/runs/.cache``.
 
 - data: processed dataset (``processed/``) + the zero-shot split of the run;
 - side information: embeddings ``(classes, K, D)`` per round (``embeddings/``);
 - encoder: Shift-GCN pre-trained on the seen classes (``encoders/<key>/``, resumable);
-- features: frozen-encoder features of every sample (``features/<key>.pt``, float16);
-- neuron: Neuron, its calibration twin and the baseline, trained and evaluated in the run folder.
+- features: frozen-encoder features of every sample (``encoders/<key>/features-*.pt``, float16);
+- neuron: every method of :data:`METHODS` (Neuron and the global-alignment baseline) with its
+  calibration twin, trained on the frozen features and the class text embeddings by one shared
+  function (:func:`fit_and_score`) and evaluated in the run folder.
+
+At about 650 lines this module is longer than the others on purpose: it is the one place that
+says what each stage computes from what, and the neuron stage's method registry, evaluation
+variants and validation folds are parts of that stage.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from filelock import FileLock
 
+from neuron import evaluate as ev
+from neuron.analysis import compactness
 from neuron.config import (PROJECT_ROOT, DatasetSpec, RunConfig, SplitSpec, data_root,
                            load_dataset_spec, load_split_spec, to_dict)
 from neuron.data import ProcessedData, ZeroShotSplit, load_processed, make_split
 from neuron.data.loader import WindowDataset
-from neuron.io import sha256_obj, torch_load, torch_save, write_json, write_text
+from neuron.distributed import is_distributed
+from neuron.errors import SideInfoError
+from neuron.io import sha256_obj, torch_load, torch_save, write_json
+from neuron.keys import encoder_key, features_file, side_info_key, views_file, weights_fingerprint
+from neuron.models import FrozenEncoder, GlobalAlignment, Neuron, ShiftGCN
+from neuron.side_info import class_name_side_info, load_side_info
+from neuron.side_info.generate import generate_configured
+# summarise_study is also imported from here by notebooks/05_summary.ipynb
+from neuron.study import summarise_study  # noqa: F401
+from neuron.train import (Features, FitResult, Scores, batches_per_epoch, extract_features,
+                          fused_final_round, label_map, pretrain_encoder, resolve_device, score_baseline,
+                          score_neuron, seed_everything, train_baseline, train_neuron)
 
 
 def cache_root() -> Path:
@@ -41,8 +61,6 @@ def runtime(cfg: RunConfig) -> dict:
 
 def setup_torch(cfg: RunConfig) -> torch.device:
     """Seed everything, set threads, pick the device; returns it."""
-    from neuron.train import resolve_device, seed_everything
-
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     seed_everything(cfg.seed)
@@ -68,8 +86,6 @@ class DataBundle:
 
     def windows(self, cfg: RunConfig, indices, train: bool, classes=None) -> WindowDataset:
         """A :class:`WindowDataset` over ``indices`` (labels mapped to positions in ``classes``)."""
-        from neuron.train import label_map
-
         d = cfg.data
         return WindowDataset(self.pdata, indices, d.window, train, d.p_interval,
                              d.random_rotation if train else 0.0, d.stream, cfg.seed,
@@ -140,13 +156,10 @@ def side_info_folder(cfg: RunConfig, root: Path) -> Path | None:
     if src == "shipped":
         return PROJECT_ROOT / "params" / "side_info" / cfg.data.dataset
     if src == "generated":
-        g = to_dict(cfg.side_info.generation)
-        key = sha256_obj({"dataset": cfg.data.dataset, "generation": g, "k": cfg.side_info.k})[:12]
-        return cache_root() / "side_info" / f"{cfg.data.dataset}-{key}"
+        return cache_root() / "side_info" / f"{cfg.data.dataset}-{side_info_key(cfg)}"
     if src in ("paper", "paper_embeddings"):
         sub = {"ntu60": "ntu", "ntu120": "ntu", "pku_mmd1": "pku"}.get(cfg.data.dataset)
         if sub is None:
-            from neuron.errors import SideInfoError
             raise SideInfoError(f"side_info.source={src}: the paper released side information for "
                                 f"NTU and PKU-MMD only, not {cfg.data.dataset}")
         return root / "neuron_semantics" / sub
@@ -156,8 +169,7 @@ def side_info_folder(cfg: RunConfig, root: Path) -> Path | None:
 
 def stage_side_info(cfg: RunConfig, bundle: DataBundle, device: str = "cpu") -> Semantics:
     """Descriptions -> embeddings per round, cached by encoder id and text hash."""
-    from neuron import text
-    from neuron.side_info import class_name_side_info, load_side_info
+    from neuron import text  # imported on use: loading it takes seconds (sentence-transformers)
 
     names = bundle.class_names
     k = cfg.side_info.k
@@ -167,7 +179,7 @@ def stage_side_info(cfg: RunConfig, bundle: DataBundle, device: str = "cpu") -> 
         emb = text.load_paper_embeddings(folder, class_names=names)
     else:
         if cfg.side_info.source == "generated":
-            generate(cfg, names, folder)
+            generate_configured(cfg.side_info.generation, names, folder, k, cfg.data.dataset)
         if folder is None:
             info = class_name_side_info(names, k=k)
         else:
@@ -178,60 +190,8 @@ def stage_side_info(cfg: RunConfig, bundle: DataBundle, device: str = "cpu") -> 
                      emb.encoder_id, cfg.side_info.source, int(emb.spatial[0].shape[-1]))
 
 
-def generate(cfg: RunConfig, class_names: list[str], out_dir: Path) -> Path:
-    """Run (or resume) LLM generation of side information into ``out_dir``.
-
-    Classes outside ``generation.classes`` (default: all) are not generated; a later load then
-    fails naming the missing class, so restrict the run's classes accordingly.
-    """
-    from neuron.side_info import generate_side_info, get_backend
-
-    g = cfg.side_info.generation
-    if g.backend == "openai":
-        backend = get_backend("openai", model=g.model, base_url=g.base_url, api_key_env=g.api_key_env,
-                              require_key=g.require_key, timeout=g.timeout, max_retries=g.max_retries,
-                              backoff_base=g.backoff_base, temperature=g.temperature,
-                              max_tokens=g.max_new_tokens)
-    elif g.backend == "transformers":
-        backend = get_backend("transformers", model=g.model, max_new_tokens=g.max_new_tokens,
-                              temperature=g.temperature)
-    elif g.backend in ("llamacpp", "smollm2-llamacpp"):   # one CPU thread, JSON-schema replies
-        kw = {"model_path": g.model} if g.backend == "llamacpp" else {}
-        backend = get_backend(g.backend, max_tokens=g.max_new_tokens, temperature=g.temperature,
-                              k=cfg.side_info.k, **kw)
-    else:
-        backend = get_backend("smollm2", max_new_tokens=g.max_new_tokens, temperature=g.temperature)
-    names = class_names if g.classes is None else [class_names[c] for c in g.classes]
-    generate_side_info(names, backend, out_dir, k=cfg.side_info.k, strategy=g.strategy,
-                       max_attempts=g.max_attempts, max_calls=g.max_calls, num_samples=g.num_samples,
-                       dataset=cfg.data.dataset)
-    return out_dir
-
-
 # --------------------------------------------------------------------------- encoder
-def encoder_key(cfg: RunConfig, bundle: DataBundle) -> str:
-    """Hash of everything the pre-trained encoder depends on."""
-    d = cfg.data
-    return sha256_obj({"processed": bundle.pdata.key, "split": bundle.split_spec.name,
-                       "index": d.split_index, "seen": bundle.split.seen, "seed": cfg.seed,
-                       "window": d.window, "p": d.p_interval, "rot": d.random_rotation,
-                       "min_crop": d.min_crop_frames,
-                       "stream": d.stream, "val": d.val_fraction, "train": bundle.split.train.tolist(),
-                       "optim": _encoder_params(cfg)})[:16]
-
-
-def _encoder_params(cfg: RunConfig) -> dict:
-    """Encoder parameters for the key; ``shift_grad`` only when not the default ``exact`` (so
-    encoders trained before the option existed keep their key)."""
-    p = to_dict(cfg.encoder)
-    if p.get("shift_grad") == "exact":
-        del p["shift_grad"]
-    return p
-
-
 def build_encoder(bundle: DataBundle, num_classes: int, shift_grad: str = "exact"):
-    from neuron.models import ShiftGCN
-
     return ShiftGCN(num_classes=num_classes, num_point=bundle.pdata.layout.num_joints,
                     num_person=bundle.spec.num_person, in_channels=bundle.pdata.data.shape[1],
                     shift_grad=shift_grad)
@@ -245,8 +205,6 @@ def stage_encoder(cfg: RunConfig, bundle: DataBundle, device: torch.device, prog
     lock in the encoder's cache folder, so concurrent runs sharing the encoder train it once
     (each training start is logged in ``train-events.log`` there).
     """
-    from neuron.train import seed_everything
-
     key = encoder_key(cfg, bundle)
     folder = cache_root() / "encoders" / key
     seed_everything(cfg.seed)
@@ -257,8 +215,6 @@ def stage_encoder(cfg: RunConfig, bundle: DataBundle, device: torch.device, prog
 
 
 def _train_or_load_encoder(cfg, bundle, encoder, device, progress, stop_after, key, folder):
-    from neuron.train import pretrain_encoder
-
     final = folder / "encoder.pt"
     seen = bundle.split.seen
     if final.exists():
@@ -290,12 +246,9 @@ def stage_features(cfg: RunConfig, bundle: DataBundle, encoder: torch.nn.Module,
 
     Returns a :class:`neuron.train.Features` with ``index`` = dataset sample indices.
     """
-    from neuron.models import FrozenEncoder
-    from neuron.train import Features, extract_features
-
     sp = bundle.split
     idx = np.unique(np.concatenate([sp.train, sp.val, sp.test]))
-    path = enc_folder / f"features-{cfg.data.window}-{sha256_obj(idx.tolist())[:12]}.pt"
+    path = enc_folder / features_file(cfg.data.window, idx)
     with FileLock(str(path) + ".lock"):  # runs sharing an encoder extract its features once
         if path.exists():
             feats = Features.from_state(torch_load(path))
@@ -322,15 +275,8 @@ def augmented_views(cfg: RunConfig, bundle: DataBundle, encoder: torch.nn.Module
     augmentation, window, stream, seed, view count). Returns a list of :class:`Features`
     (rows = ``bundle.split.train``).
     """
-    from neuron.models import FrozenEncoder
-    from neuron.train import Features, extract_features
-
-    d = cfg.data
     idx = np.asarray(bundle.split.train)
-    key = sha256_obj({"idx": idx.tolist(), "window": d.window, "p": d.p_interval, "rot": d.random_rotation,
-                      "min_crop": d.min_crop_frames, "stream": d.stream, "seed": cfg.seed,
-                      "views": cfg.neuron_train.views})[:12]
-    path = enc_folder / f"views-{key}.pt"
+    path = enc_folder / views_file(cfg, idx)
     if path.exists():
         states = torch_load(path)["views"]
     else:
@@ -348,210 +294,247 @@ def augmented_views(cfg: RunConfig, bundle: DataBundle, encoder: torch.nn.Module
     return views
 
 
-def weights_fingerprint(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, kind: str,
-                        classes: list[int]) -> dict:
-    """Everything besides the optimiser recipe and seed (added by
-    :func:`neuron.train.checkpoint_fingerprint`) that determines the weights of a trained Neuron
-    or baseline model; a finished checkpoint is reused only when this matches.
-
-    Covers: the features (encoder key + feature file, or a hash of their values), the processed
-    data and training samples, the training classes, the side information (source, text encoder
-    id, ``k`` and a hash of the embeddings, i.e. of the texts as encoded), the model config
-    (``neuron`` or ``baseline``), the augmented views (``neuron_train.views``, data
-    augmentation) and the numeric precision.
-
-    Args:
-        kind: ``"neuron"`` or ``"baseline"``.
-        classes: the training classes (the twin's are the seen classes minus the pseudo-unseen).
-    """
-    d = cfg.data
-    emb = _tensor_hash(list(sem.spatial) + list(sem.temporal))
-    fp = {"kind": kind, "features": feats.key or feats.content_hash(), "processed": str(bundle.pdata.key),
-          "train": sha256_obj(np.asarray(bundle.split.train).tolist()), "classes": list(classes),
-          "side_info": {"source": cfg.side_info.source, "encoder": sem.encoder_id, "k": cfg.side_info.k,
-                        "embeddings": emb},
-          "precision": cfg.precision}
-    if kind == "neuron":
-        from neuron.config import unset_dropped
-
-        fp["model"] = unset_dropped(to_dict(cfg.neuron))  # options added later count only when set
-        if cfg.neuron_train.views:
-            fp["views"] = {"n": cfg.neuron_train.views, "p": d.p_interval, "rot": d.random_rotation,
-                           "min_crop": d.min_crop_frames, "key": feats.views[0].key if feats.views else None}
-    else:
-        fp["model"] = to_dict(cfg.baseline)
-    return fp
-
-
-def _tensor_hash(tensors: list) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    for t in tensors:
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-# --------------------------------------------------------------------------- neuron + baseline
-def new_neuron(cfg: RunConfig, sem: Semantics, feats, device: torch.device):
+# --------------------------------------------------------------------------- methods
+def new_neuron(cfg: RunConfig, sem: Semantics, feats: Features, device: torch.device) -> Neuron:
     """A freshly seeded :class:`neuron.models.Neuron` for the run (models and all their twins)."""
-    from neuron.models import Neuron
-    from neuron.train import seed_everything
-
     seed_everything(cfg.seed)
     return Neuron(text_dim=sem.dim, feat_dim=feats.f_s.shape[1], **to_dict(cfg.neuron)).to(device)
 
 
-def new_baseline(cfg: RunConfig, sem: Semantics, feats, device: torch.device):
+def new_baseline(cfg: RunConfig, sem: Semantics, feats: Features, device: torch.device) -> GlobalAlignment:
     """A freshly seeded :class:`neuron.models.GlobalAlignment` baseline for the run."""
-    from neuron.models import GlobalAlignment
-    from neuron.train import seed_everything
-
     seed_everything(cfg.seed)
     return GlobalAlignment(text_dim=sem.dim, feat_dim=feats.pooled.shape[1], hidden=cfg.baseline.hidden,
                            logit_scale=cfg.baseline.logit_scale).to(device)
+
+
+def _fit_neuron(model, feats, classes, cfg, sem, device, checkpoint, progress, fingerprint, **kw) -> FitResult:
+    return train_neuron(model, feats, classes, sem.spatial, sem.temporal, cfg.neuron_train, cfg.seed,
+                        device, checkpoint, progress, fingerprint, **kw)
+
+
+def _fit_baseline(model, feats, classes, cfg, sem, device, checkpoint, progress, fingerprint,
+                  views=None, **kw) -> FitResult:
+    """Train the baseline on pooled features (it takes no augmented ``views``)."""
+    return train_baseline(model, feats, classes, sem.class_means(), cfg.baseline_train, cfg.seed, device,
+                          checkpoint, progress, fingerprint, **kw)
+
+
+def _save_neuron(scores: Scores, labels: np.ndarray, unseen: list[int], run_dir: Path) -> dict:
+    """``scores.pt`` (fused test scores, representations and temporal prototypes, for figures)
+    and the compactness of unseen-class representations per round (paper Fig. 4d / 5d)."""
+    um = np.isin(labels, unseen)
+    extra = {"compactness": {
+        b: [compactness(r[um].numpy(), labels[um])["intra"] for r in reps]
+        for b, reps in (("spatial", scores.spatial_reps), ("temporal", scores.temporal_reps)) if reps}}
+    torch_save({"labels": torch.as_tensor(labels), "classes": torch.as_tensor(scores.classes),
+                "fused": scores.fused, "fusion": "mean_log_softmax", "spatial_reps": scores.spatial_reps,
+                "temporal_reps": scores.temporal_reps, "temporal_prototypes": scores.temporal_prototypes},
+               run_dir / "scores.pt")
+    return extra
+
+
+def _save_baseline(scores: Scores, labels: np.ndarray, unseen: list[int], run_dir: Path) -> dict:
+    torch_save({"fused": scores.fused}, run_dir / "baseline_scores.pt")
+    return {}
+
+
+@dataclass(frozen=True)
+class Method:
+    """A zero-shot method the neuron stage fits and scores on the run's frozen features and class
+    text embeddings (an entry of :data:`METHODS`).
+
+    - ``new(cfg, sem, feats, device)``: a freshly seeded model;
+    - ``fit(model, feats, classes, cfg, sem, device, checkpoint, progress, fingerprint, **kw)``:
+      trains it on ``feats`` of ``classes`` (``kw``: runtime options of :func:`neuron.train.fit`,
+      ``stop_after``, ``steps_per_epoch``, ``views``) and returns a :class:`neuron.train.FitResult`;
+    - ``score(model, feats, classes, sem, device)``: a :class:`neuron.train.Scores` over
+      ``classes`` whose ``fused`` is the method's single prediction (validation-calibrated
+      protocol) and ``spatial`` / ``temporal`` its heads, if it has two (official-code protocol;
+      without heads ``fused`` is its one head);
+    - ``train_config`` / ``model_config``: the run sections of its optimiser (e.g.
+      ``"neuron_train"``) and of its model (e.g. ``"neuron"``; hashed into its weights
+      fingerprint, :func:`neuron.keys.weights_fingerprint`);
+    - ``enabled(cfg)``: whether the run trains it; ``uses_views``: trains on the augmented views
+      (``neuron_train.views``);
+    - ``save(test_scores, labels, unseen, run_dir)``: writes its test scores for the figures and
+      returns extra top-level entries of ``metrics.json``.
+    """
+
+    new: Callable[[RunConfig, Semantics, Features, torch.device], torch.nn.Module]
+    fit: Callable[..., FitResult]
+    score: Callable[[torch.nn.Module, Features, list[int], Semantics, torch.device], Scores]
+    train_config: str
+    model_config: str
+    enabled: Callable[[RunConfig], bool] = lambda cfg: True
+    uses_views: bool = False
+    save: Callable[[Scores, np.ndarray, list[int], Path], dict] = lambda *a: {}
+
+
+#: The methods the neuron stage trains, in training order: name -> :class:`Method`. A method's
+#: metrics, history and per-sample outcomes are stored under its name in ``metrics.json``; a
+#: name the study summaries should report is also listed in :data:`neuron.evaluate.METHODS`.
+METHODS: dict[str, Method] = {
+    "neuron": Method(new_neuron, _fit_neuron,
+                     lambda m, f, c, sem, dev: score_neuron(m, f, c, sem.spatial, sem.temporal, dev),
+                     "neuron_train", "neuron", uses_views=True, save=_save_neuron),
+    "baseline": Method(new_baseline, _fit_baseline,
+                       lambda m, f, c, sem, dev: score_baseline(m, f, c, sem.class_means(), dev),
+                       "baseline_train", "baseline", enabled=lambda cfg: cfg.baseline.enabled,
+                       save=_save_baseline),
+}
 
 
 def twin_steps(cfg: RunConfig, n_train: int, train_cfg) -> dict:
     """``fit`` keyword for a twin trained on fewer samples than its model (``n_train`` samples):
     as many optimiser steps per epoch as the model (``eval.twin_steps: match``), or ``{}`` (one
     pass over the twin's samples) for ``data`` and under torchrun (single-process option)."""
-    from neuron.distributed import is_distributed
-    from neuron.train import batches_per_epoch
-
     if cfg.eval.twin_steps == "data" or is_distributed():
         return {}
     return {"steps_per_epoch": batches_per_epoch(n_train, train_cfg.batch_size)}
 
 
-def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_dir: Path,
-                 device: torch.device, progress: bool = True, stop_after: int | None = None,
-                 force: bool = False) -> dict:
-    """Train and evaluate Neuron (and the baseline) for the run; write ``metrics.json``.
+@dataclass
+class Fitted:
+    """One method fitted for a run: its :class:`neuron.train.Scores` on the test samples and its
+    calibration twin's on the validation samples (both None when ``stop_after`` interrupted the
+    training), its metrics (:func:`method_metrics`), training history and wall time (s)."""
 
-    Trains three models on frozen features of the training samples:
-    the Neuron model on all seen classes, a calibration twin on the seen classes minus the
-    pseudo-unseen ones (scored on the validation samples to choose the GZSL calibration
-    constant: the honest protocol), and the global-alignment baseline (with its own twin).
+    test: Scores | None
+    val: Scores | None
+    metrics: dict
+    history: list[dict]
+    seconds: float
 
-    Returns the metrics dict (also written to ``run_dir/metrics.json``), including the
-    per-epoch histories, scores for figures under ``run_dir/scores.pt``. With ``force``,
-    checkpoints of other parameters in ``run_dir`` are overwritten instead of refused.
+
+def fit_and_score(name: str, cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats: Features,
+                  run_dir: Path, device: torch.device, progress: bool = True, rt: dict | None = None,
+                  stop_after: int | None = None) -> Fitted:
+    """Fit the method ``name`` of :data:`METHODS` for the run and score it.
+
+    Trains the model on the training samples of every seen class (checkpoint
+    ``run_dir/<name>.ckpt``) and its calibration twin on those of the seen classes minus the
+    pseudo-unseen ones (``<name>_twin.ckpt``, as many optimiser steps as the model:
+    :func:`twin_steps`); scores the model on the test samples (all classes) and the twin on the
+    validation samples (seen classes), whose scores choose the calibration constant of the
+    validation-calibrated protocol (:func:`method_metrics`). ``rt``: runtime options of
+    :func:`neuron.train.fit`. Checkpoints resume and are reused only when their fingerprint
+    (:func:`neuron.keys.weights_fingerprint`) matches.
+
+    Raises:
+        KeyError: an unknown method name.
+        NeuronError: a checkpoint of other parameters in ``run_dir`` (unless ``rt["restart"]``).
     """
-    from neuron import evaluate as ev
-    from neuron.train import score_baseline, score_neuron, train_baseline, train_neuron
-
-    run_dir = Path(run_dir)
+    m = METHODS[name]
+    rt = rt or {}
     split = bundle.split
     seen, unseen, pseudo = split.seen, split.unseen, split.pseudo_unseen
     twin_seen = [c for c in seen if c not in pseudo]
-    classes = sorted(seen + unseen)
-    C = bundle.pdata.num_classes
+    train_cfg = getattr(cfg, m.train_config)
     f_train, f_val, f_test = feats.take(split.train), feats.take(split.val), feats.take(split.test)
     twin_mask = torch.isin(f_train.labels, torch.as_tensor(twin_seen))
-    f_train_twin = f_train.subset(twin_mask)
-    rt = {**runtime(cfg), "restart": force}
+    views = [v.take(split.train) for v in feats.views] if m.uses_views and feats.views else None
     t0 = time.time()
-    fp = weights_fingerprint(cfg, bundle, sem, feats, "neuron", seen)
-    views = [v.take(split.train) for v in feats.views] if feats.views else None
-    twin_views = [v.subset(twin_mask) for v in views] if views else None
+    model = m.new(cfg, sem, feats, device)
+    hist = m.fit(model, f_train, seen, cfg, sem, device, run_dir / f"{name}.ckpt", progress,
+                 weights_fingerprint(cfg, bundle, sem, feats, name, seen, m.model_config),
+                 stop_after=stop_after, views=views, **rt)
+    if len(hist.history) < train_cfg.epochs:
+        return Fitted(None, None, {}, hist.history, time.time() - t0)
+    twin = m.new(cfg, sem, feats, device)
+    m.fit(twin, f_train.subset(twin_mask), twin_seen, cfg, sem, device, run_dir / f"{name}_twin.ckpt",
+          progress, weights_fingerprint(cfg, bundle, sem, feats, name, twin_seen, m.model_config),
+          views=[v.subset(twin_mask) for v in views] if views else None, **rt,
+          **twin_steps(cfg, len(f_train), train_cfg))
+    s_test = m.score(model, f_test, sorted(seen + unseen), sem, device)
+    s_val = m.score(twin, f_val, sorted(seen), sem, device)
+    C = bundle.pdata.num_classes
+    metrics = method_metrics(cfg, split, f_test.labels.numpy(), f_val.labels.numpy(),
+                             s_test.full(s_test.fused, C), s_val.full(s_val.fused, C), heads(s_test, C),
+                             {b: [s_test.full(x, C) for x in r] for b, r in (s_test.rounds or {}).items() if r})
+    return Fitted(s_test, s_val, metrics, hist.history, time.time() - t0)
 
-    val_classes = sorted(seen)
+
+def heads(scores: Scores, num_classes: int) -> dict:
+    """``{"spatial", "temporal"}`` ``(N, num_classes)`` head scores the official-code protocol
+    scores: a two-branch method's final-round logits, else its fused scores as the one head."""
+    if scores.spatial is None and scores.temporal is None:
+        return {"spatial": scores.full(scores.fused, num_classes), "temporal": None}
+    return {"spatial": scores.full(scores.spatial, num_classes),
+            "temporal": scores.full(scores.temporal, num_classes)}
+
+
+def method_metrics(cfg: RunConfig, split: ZeroShotSplit, labels: np.ndarray, val_labels: np.ndarray,
+                   fused: np.ndarray, val_fused: np.ndarray, head_scores: dict,
+                   rounds: dict | None = None) -> dict:
+    """Metrics of one method's ``(N, C_all)`` test scores (:func:`neuron.evaluate.evaluate_run`)
+    with the validation-calibrated protocol's constant chosen on its twin's ``(N_val, C_all)``
+    validation scores ``val_fused`` (grid of ``eval.calibration_grid`` points), plus the twin's
+    own validation metrics (``val/*``). ``head_scores``: :func:`heads`; ``rounds``: per-branch
+    lists of per-round ``(N, C_all)`` scores."""
+    seen, unseen, pseudo = split.seen, split.unseen, split.pseudo_unseen
+    twin_seen = [c for c in seen if c not in pseudo]
+    m = ev.evaluate_run(labels, seen, unseen, **head_scores, fused=fused, rounds=rounds,
+                        val=ev.ValidationScores(val_fused, val_labels, twin_seen, pseudo),
+                        grid=ev.default_gamma_grid(val_fused, twin_seen, pseudo, n=cfg.eval.calibration_grid))
+    m.update(_val_metrics(val_fused, val_labels, twin_seen, pseudo, m["honest/gamma"]))
+    return m
+
+
+def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats: Features, run_dir: Path,
+                 device: torch.device, progress: bool = True, stop_after: int | None = None,
+                 force: bool = False) -> dict:
+    """Train and evaluate every method of :data:`METHODS` for the run; write ``metrics.json``.
+
+    Each method is fitted by :func:`fit_and_score` (the model on all seen classes and a
+    calibration twin without the pseudo-unseen classes, whose validation scores choose the GZSL
+    calibration constant of the validation-calibrated protocol); then the named evaluation
+    variants (:func:`variant_scores`), the pseudo-unseen validation folds (``eval.val_folds``)
+    and the per-sample outcomes of every method and variant.
+
+    Returns the metrics dict (also written to ``run_dir/metrics.json``), including the
+    per-epoch histories, scores for figures under ``run_dir/scores.pt``; ``{"interrupted":
+    True, "epochs_done": n}`` when ``stop_after`` stopped a training. With ``force``,
+    checkpoints of other parameters in ``run_dir`` are overwritten instead of refused.
+    """
+    run_dir = Path(run_dir)
+    split = bundle.split
+    seen, unseen = split.seen, split.unseen
+    C = bundle.pdata.num_classes
+    labels = feats.take(split.test).labels.numpy()
+    val_labels = feats.take(split.val).labels.numpy()
+    rt = {**runtime(cfg), "restart": force}
     results: dict = {"run": cfg.name, "seed": cfg.seed, "split": f"{cfg.data.split}#{cfg.data.split_index}",
-                     "seen": seen, "unseen": unseen, "pseudo_unseen": pseudo}
-    # --- Neuron
-    model = new_neuron(cfg, sem, feats, device)
-    hist = train_neuron(model, f_train, seen, sem.spatial, sem.temporal, cfg.neuron_train, cfg.seed,
-                        device, run_dir / "neuron.ckpt", progress, fp, stop_after=stop_after,
-                        views=views, **rt)
-    if len(hist.history) < cfg.neuron_train.epochs:
-        return {"interrupted": True, "epochs_done": len(hist.history)}
-    twin = new_neuron(cfg, sem, feats, device)
-    train_neuron(twin, f_train_twin, twin_seen, sem.spatial, sem.temporal, cfg.neuron_train, cfg.seed,
-                 device, run_dir / "neuron_twin.ckpt", progress,
-                 weights_fingerprint(cfg, bundle, sem, feats, "neuron", twin_seen),
-                 views=twin_views, **rt, **twin_steps(cfg, len(f_train), cfg.neuron_train))
-    s_test = score_neuron(model, f_test, classes, sem.spatial, sem.temporal, device)
-    s_val = score_neuron(twin, f_val, val_classes, sem.spatial, sem.temporal, device)
-    labels = f_test.labels.numpy()
-    rounds = {b: [s_test.full(x, C) for x in s_test.rounds[b]] for b in ("spatial", "temporal")}
-    neuron_metrics = ev.evaluate_run(
-        labels, seen, unseen, spatial=s_test.full(s_test.spatial, C),
-        temporal=s_test.full(s_test.temporal, C), fused=_fused(s_test, cfg, C),
-        rounds={k: v for k, v in rounds.items() if v},
-        val=ev.ValidationScores(_fused(s_val, cfg, C), f_val.labels.numpy(), twin_seen, pseudo),
-        grid=ev.default_gamma_grid(_fused(s_val, cfg, C), twin_seen, pseudo, n=cfg.eval.calibration_grid))
-    val_fused = _fused(s_val, cfg, C)
-    neuron_metrics.update(_val_metrics(val_fused, f_val.labels.numpy(), twin_seen, pseudo,
-                                       neuron_metrics["honest/gamma"]))
-    results["neuron"] = neuron_metrics
-    results["neuron_history"] = hist.history
-    results["neuron_seconds"] = time.time() - t0
-    # compactness of unseen-class representations per round (paper Fig. 4d / 5d)
-    from neuron.analysis import compactness
-
-    um = np.isin(labels, unseen)
-    results["compactness"] = {
-        b: [compactness(r[um].numpy(), labels[um])["intra"] for r in reps]
-        for b, reps in (("spatial", s_test.spatial_reps), ("temporal", s_test.temporal_reps)) if reps}
-    torch_save({"labels": torch.as_tensor(labels), "classes": torch.as_tensor(classes),
-                "fused": s_test.fused, "fusion": "mean_log_softmax", "spatial_reps": s_test.spatial_reps,
-                "temporal_reps": s_test.temporal_reps, "temporal_prototypes": s_test.temporal_prototypes},
-               run_dir / "scores.pt")
-    # --- baseline
-    if cfg.baseline.enabled:
-        t1 = time.time()
-        emb = sem.class_means()
-        bfp = weights_fingerprint(cfg, bundle, sem, feats, "baseline", seen)
-
-        base = new_baseline(cfg, sem, feats, device)
-        bh = train_baseline(base, f_train, seen, emb, cfg.baseline_train, cfg.seed, device,
-                            run_dir / "baseline.ckpt", progress, bfp, **rt)
-        btwin = new_baseline(cfg, sem, feats, device)
-        train_baseline(btwin, f_train_twin, twin_seen, emb, cfg.baseline_train, cfg.seed, device,
-                       run_dir / "baseline_twin.ckpt", progress,
-                       weights_fingerprint(cfg, bundle, sem, feats, "baseline", twin_seen),
-                       **rt, **twin_steps(cfg, len(f_train), cfg.baseline_train))
-        b_test = score_baseline(base, f_test, classes, emb, device)
-        b_val = score_baseline(btwin, f_val, val_classes, emb, device)
-        b_full = b_test.full(b_test.fused, C)
-        results["baseline"] = ev.evaluate_run(
-            labels, seen, unseen, spatial=b_full, fused=b_full,
-            val=ev.ValidationScores(b_val.full(b_val.fused, C), f_val.labels.numpy(), twin_seen, pseudo),
-            grid=ev.default_gamma_grid(b_val.full(b_val.fused, C), twin_seen, pseudo,
-                                       n=cfg.eval.calibration_grid))
-        results["baseline"].update(_val_metrics(b_val.full(b_val.fused, C), f_val.labels.numpy(),
-                                                twin_seen, pseudo, results["baseline"]["honest/gamma"]))
-        results["baseline_history"] = bh.history
-        results["baseline_seconds"] = time.time() - t1
-        torch_save({"fused": b_test.fused}, run_dir / "baseline_scores.pt")
-    # --- named evaluation variants of the trained models (no extra training; see
+                     "seen": seen, "unseen": unseen, "pseudo_unseen": split.pseudo_unseen}
+    fits: dict[str, Fitted] = {}
+    for name, method in METHODS.items():
+        if not method.enabled(cfg):
+            continue
+        fit = fit_and_score(name, cfg, bundle, sem, feats, run_dir, device, progress, rt, stop_after)
+        if fit.test is None:
+            return {"interrupted": True, "epochs_done": len(fit.history)}
+        fits[name] = fit
+        results[name] = fit.metrics
+        results[f"{name}_history"] = fit.history
+        results[f"{name}_seconds"] = fit.seconds
+        results.update(method.save(fit.test, labels, unseen, run_dir))
+    # named evaluation variants of the trained models (no extra training; see
     # neuron.evaluate.METHODS), calibrated like the models on the twins' validation scores
-    val_labels = f_val.labels.numpy()
-    base_test = b_test if cfg.baseline.enabled else None
-    base_val = b_val if cfg.baseline.enabled else None
-    variant_test = variant_scores(s_test, base_test, cfg, C)
-    variant_val = variant_scores(s_val, base_val, cfg, C)
+    base = fits.get("baseline")
+    variant_test = variant_scores(fits["neuron"].test, base.test if base else None, cfg, C)
+    variant_val = variant_scores(fits["neuron"].val, base.val if base else None, cfg, C)
     for name, sc in variant_test.items():
-        vs = variant_val[name]
-        m = ev.evaluate_run(labels, seen, unseen, spatial=sc, fused=sc,
-                            val=ev.ValidationScores(vs, val_labels, twin_seen, pseudo),
-                            grid=ev.default_gamma_grid(vs, twin_seen, pseudo, n=cfg.eval.calibration_grid))
-        m.update(_val_metrics(vs, val_labels, twin_seen, pseudo, m["honest/gamma"]))
-        results[name] = m
+        results[name] = method_metrics(cfg, split, labels, val_labels, sc, variant_val[name],
+                                       {"spatial": sc, "temporal": None})
     if cfg.eval.val_folds:
         for name, m in fold_validation(cfg, bundle, sem, feats, device, run_dir, progress, rt).items():
             if name in results:
                 results[name].update(m)
     # per-sample predictions (ints) from which summaries recompute metrics and bootstrap them
-    outcomes = {"labels": [int(v) for v in labels], "test_sha": sha256_obj(np.asarray(split.test).tolist())[:16],
-                "neuron": ev.per_sample_predictions(
-                    labels, seen, unseen, neuron_metrics, fused=_fused(s_test, cfg, C),
-                    spatial=s_test.full(s_test.spatial, C), temporal=s_test.full(s_test.temporal, C))}
-    if "baseline" in results:
-        outcomes["baseline"] = ev.per_sample_predictions(labels, seen, unseen, results["baseline"],
-                                                         fused=b_full, spatial=b_full)
+    outcomes = {"labels": [int(v) for v in labels], "test_sha": sha256_obj(np.asarray(split.test).tolist())[:16]}
+    for name, fit in fits.items():
+        outcomes[name] = ev.per_sample_predictions(labels, seen, unseen, results[name],
+                                                   fused=fit.test.full(fit.test.fused, C), **heads(fit.test, C))
     for name, sc in variant_test.items():
         outcomes[name] = ev.per_sample_predictions(labels, seen, unseen, results[name], fused=sc, spatial=sc)
     results["outcomes"] = outcomes
@@ -572,17 +555,14 @@ def variant_scores(neuron_scores, baseline_scores, cfg: RunConfig, num_classes: 
 
     Both :class:`neuron.train.Scores` must cover the same classes.
     """
-    from neuron.evaluate import mean_log_softmax
-    from neuron.train import fused_final_round
-
     rounds = [x for b in ("spatial", "temporal") for x in (neuron_scores.rounds or {}).get(b, [])]
-    allrounds = mean_log_softmax(rounds)
+    allrounds = ev.mean_log_softmax(rounds)
     out = {"neuron_allrounds": neuron_scores.full(torch.as_tensor(allrounds, dtype=torch.float32), num_classes)}
     if baseline_scores is not None:
         if list(baseline_scores.classes) != list(neuron_scores.classes):
             raise ValueError("variant_scores: Neuron and baseline scores cover different classes")
         fused = fused_final_round(neuron_scores.spatial, neuron_scores.temporal, cfg.neuron.fusion)
-        base = mean_log_softmax([baseline_scores.fused])
+        base = ev.mean_log_softmax([baseline_scores.fused])
         ens = (fused.numpy().astype(np.float64) + base) / 2
         out["ensemble"] = neuron_scores.full(torch.as_tensor(ens, dtype=torch.float32), num_classes)
         ens_all = (allrounds + base) / 2
@@ -609,7 +589,7 @@ def fold_validation(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, d
                     run_dir: Path, progress: bool, rt: dict) -> dict:
     """Pseudo-unseen validation over ``cfg.eval.val_folds`` folds of the seen classes.
 
-    For each fold (:func:`validation_folds`) a twin of Neuron and of the baseline is trained on
+    For each fold (:func:`validation_folds`) a twin of every method of :data:`METHODS` is trained on
     the training samples of the other seen classes (as many optimiser steps as the full models)
     and scored over all seen classes on every training-subject sample of the fold's classes
     (training and validation parts: the twin never saw them) plus the validation samples of the
@@ -618,17 +598,12 @@ def fold_validation(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, d
     ``valfolds/gzsl_h`` (mean over folds of GZSL H with the calibration constant chosen on the
     fold itself, an optimistic figure for comparing methods, not a test estimate). Uses training
     subjects only, so it may select methods and hyperparameters. Checkpoints
-    ``neuron_fold<i>.ckpt`` / ``baseline_fold<i>.ckpt`` in ``run_dir`` resume like the others.
+    ``<method>_fold<i>.ckpt`` in ``run_dir`` resume like the others.
     """
-    from neuron import evaluate as ev
-    from neuron.train import score_baseline, score_neuron, train_baseline, train_neuron
-
     split = bundle.split
     seen = split.seen
     C = bundle.pdata.num_classes
     f_train = feats.take(split.train)
-    steps = twin_steps(cfg, len(f_train), cfg.neuron_train)
-    bsteps = twin_steps(cfg, len(f_train), cfg.baseline_train)
     hits: dict[str, list[int]] = {}
     hs: dict[str, list[float]] = {}
     train_labels = f_train.labels.numpy()  # in split.train order
@@ -638,23 +613,17 @@ def fold_validation(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, d
         eval_idx = np.concatenate([split.val, split.train[np.isin(train_labels, fold)]])
         f_eval = feats.take(eval_idx)
         y = f_eval.labels.numpy()
-        twin = new_neuron(cfg, sem, feats, device)
-        train_neuron(twin, f_train.subset(mask), rest, sem.spatial, sem.temporal, cfg.neuron_train,
-                     cfg.seed, device, run_dir / f"neuron_fold{i}.ckpt", progress,
-                     weights_fingerprint(cfg, bundle, sem, feats, "neuron", rest), **rt, **steps)
-        s = score_neuron(twin, f_eval, seen, sem.spatial, sem.temporal, device)
-        scores = {"neuron": _fused(s, cfg, C)}
-        b = None
-        if cfg.baseline.enabled:
-            emb = sem.class_means()
-            btwin = new_baseline(cfg, sem, feats, device)
-            train_baseline(btwin, f_train.subset(mask), rest, emb, cfg.baseline_train, cfg.seed,
-                           device, run_dir / f"baseline_fold{i}.ckpt", progress,
-                           weights_fingerprint(cfg, bundle, sem, feats, "baseline", rest), **rt,
-                           **bsteps)
-            b = score_baseline(btwin, f_eval, seen, emb, device)
-            scores["baseline"] = b.full(b.fused, C)
-        scores.update(variant_scores(s, b, cfg, C))
+        fold_scores: dict[str, Scores] = {}
+        for name, method in METHODS.items():
+            if not method.enabled(cfg):
+                continue
+            twin = method.new(cfg, sem, feats, device)
+            fp = weights_fingerprint(cfg, bundle, sem, feats, name, rest, method.model_config)
+            method.fit(twin, f_train.subset(mask), rest, cfg, sem, device, run_dir / f"{name}_fold{i}.ckpt",
+                       progress, fp, **rt, **twin_steps(cfg, len(f_train), getattr(cfg, method.train_config)))
+            fold_scores[name] = method.score(twin, f_eval, seen, sem, device)
+        scores = {name: sc.full(sc.fused, C) for name, sc in fold_scores.items()}
+        scores.update(variant_scores(fold_scores["neuron"], fold_scores.get("baseline"), cfg, C))
         um = np.isin(y, fold)
         for name, sc in scores.items():
             pred = np.asarray(fold)[sc[um][:, fold].argmax(1)]
@@ -675,21 +644,9 @@ def _val_metrics(val_scores: np.ndarray, val_labels: np.ndarray, twin_seen: list
     """Validation metrics of the calibration twin (trained without the pseudo-unseen classes):
     ZSL top-1 on the pseudo-unseen validation samples and GZSL H at the chosen constant. These
     use training subjects only, so they may select hyperparameters (the test split may not)."""
-    from neuron.evaluate import gzsl_accuracy, zsl_accuracy
-
-    z = zsl_accuracy(val_scores, val_labels, pseudo, topk=(1,))
-    g = gzsl_accuracy(val_scores, val_labels, twin_seen, pseudo, gamma)
+    z = ev.zsl_accuracy(val_scores, val_labels, pseudo, topk=(1,))
+    g = ev.gzsl_accuracy(val_scores, val_labels, twin_seen, pseudo, gamma)
     return {"val/zsl_top1": z["top1"], "val/gzsl_h": g["h"]}
-
-
-def _fused(scores, cfg: RunConfig, num_classes: int) -> np.ndarray:
-    """Fused final-round scores for evaluation: the mean of the branches' log-softmax (over the
-    scored classes) per ``neuron.fusion``. Unlike a sum of softmax probabilities, a log-softmax
-    differs from the logits by a per-sample constant, so a calibration constant chosen on
-    validation classes carries over to the test's class set."""
-    from neuron.train import fused_final_round
-
-    return scores.full(fused_final_round(scores.spatial, scores.temporal, cfg.neuron.fusion), num_classes)
 
 
 def run_all(cfg: RunConfig, run_dir: Path, progress: bool = True) -> dict:
@@ -702,180 +659,3 @@ def run_all(cfg: RunConfig, run_dir: Path, progress: bool = True) -> dict:
     encoder, _, folder = stage_encoder(cfg, bundle, device, progress)
     feats = stage_features(cfg, bundle, encoder, folder, device, progress)
     return stage_neuron(cfg, bundle, sem, feats, run_dir, device, progress)
-
-
-def read_metrics(run_dir: Path) -> dict:
-    """``run_dir/metrics.json`` as a dict."""
-    return json.loads((Path(run_dir) / "metrics.json").read_text())
-
-
-# --------------------------------------------------------------------------- report helpers
-def side_info_examples(cfg: RunConfig, bundle: DataBundle, class_id: int, n: int = 3):
-    """A table of the first ``n`` descriptions of one class at every level."""
-    import pandas as pd
-
-    from neuron.side_info import LEVELS, class_name_side_info, load_side_info
-
-    folder = side_info_folder(cfg, bundle.root)
-    names = bundle.class_names
-    info = (class_name_side_info(names, k=cfg.side_info.k) if folder is None
-            else load_side_info(folder, names, k=cfg.side_info.k))
-    name = names[class_id]
-    return pd.DataFrame([{"level": lv, "#": i + 1, "description": d}
-                         for lv in LEVELS for i, d in enumerate(info[lv][name][:n])]).set_index(["level", "#"])
-
-
-METRIC_COLUMNS = {
-    "ZSL top-1": "zsl_top1", "ZSL top-5": "zsl_top5", "GZSL seen": "gzsl_seen",
-    "GZSL unseen": "gzsl_unseen", "GZSL H": "gzsl_h",
-}
-
-
-def results_table(metrics: dict):
-    """One run's results: rows method x protocol, columns ZSL / GZSL metrics (%)."""
-    import pandas as pd
-
-    rows = []
-    for method in ("neuron", "baseline"):
-        m = metrics.get(method)
-        if not m:
-            continue
-        for proto in ("honest", "paper"):
-            row = {"method": method, "protocol": proto}
-            for col, key in METRIC_COLUMNS.items():
-                row[col] = m.get(f"{proto}/{key}")
-            if any(v is not None for k, v in row.items() if k not in ("method", "protocol")):
-                rows.append(row)
-    return pd.DataFrame(rows).set_index(["method", "protocol"]).astype(float).round(2)
-
-
-def load_scores(run_dir: Path) -> dict:
-    """The test scores and representations saved by :func:`stage_neuron`, as numpy."""
-    s = torch_load(Path(run_dir) / "scores.pt")
-    if s.get("fusion") != "mean_log_softmax":
-        import warnings
-
-        warnings.warn(f"{run_dir}/scores.pt predates the single fusion rule (its fused scores are a sum "
-                      "of softmaxes, not the mean log-softmax of metrics.json); rerun the neuron stage",
-                      stacklevel=2)
-    labels = s["labels"].numpy()
-    classes = s["classes"].numpy()
-    return {"labels": labels, "classes": classes, "fused": s["fused"].numpy(),
-            "unseen_mask": None, "spatial_reps": [r.numpy() for r in s["spatial_reps"]],
-            "temporal_reps": [r.numpy() for r in s["temporal_reps"]],
-            "temporal_prototypes": [q.numpy() for q in s["temporal_prototypes"]]}
-
-
-def unseen_confusion(scores: dict, unseen: list[int]):
-    """(confusion matrix over unseen classes, per-class ZSL accuracy dict); sets ``unseen_mask``.
-
-    Uses ``scores["fused"]``, the same fused scores (mean final-round log-softmax) as the
-    headline metrics, so the diagonal of the matrix over the sample count is the ZSL top-1."""
-    from neuron.evaluate import confusion_matrix_unseen, per_class_accuracy
-
-    C = int(max(scores["classes"].max(), scores["labels"].max())) + 1
-    full = np.full((len(scores["labels"]), C), -1e4, dtype=np.float32)
-    full[:, scores["classes"]] = scores["fused"]
-    scores["unseen_mask"] = np.isin(scores["labels"], unseen)
-    return (confusion_matrix_unseen(full, scores["labels"], unseen),
-            per_class_accuracy(full, scores["labels"], unseen, candidates=unseen))
-
-
-#: Numbers reported in the Neuron paper (ZSL top-1 and GZSL H, %), shown beside reproductions.
-PAPER_REPORTED = {
-    "ntu60_55_5": {"zsl_top1": 86.9, "gzsl_h": 71.4}, "ntu60_48_12": {"zsl_top1": 62.7, "gzsl_h": 59.1},
-    "ntu120_110_10": {"zsl_top1": 71.5, "gzsl_h": 63.3}, "ntu120_96_24": {"zsl_top1": 57.1, "gzsl_h": 53.6},
-}
-
-
-def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
-                    study_dir: Path | None = None, outcomes: list[dict] | None = None,
-                    n_boot: int = 2000, boot_seed: int = 0) -> dict:
-    """Aggregate a study's result rows; write the compact table, results.csv / results.json /
-    outcomes.json / figures.
-
-    ``table`` is the compact table of :func:`neuron.summary.study_table` (method x protocol,
-    mean ± std, runs, test samples, difference to the reference with its bootstrap 95 % interval
-    and verdict), also written as ``summary_table.csv`` / ``.md``; ``results.csv`` holds every
-    aggregated column; ``results.json`` is strict JSON (README, "results.json"). ``outcomes``
-    (default: read from ``study_dir``, :func:`neuron.pipeline.collect_outcomes`) are the
-    per-sample outcomes the intervals come from (``n_boot`` replicates, seed ``boot_seed``).
-    Adds the paper's reported numbers for its NTU splits, sweep plots for ``k=v`` points, and,
-    when the study has ``neuron`` and ``no_temporal_memory`` points, the temporal
-    micro-prototypes of one test sequence per round with and without temporal memory (Fig. 5).
-    Returns ``{"table": DataFrame, "files": [names], "figures": {name: Figure}}``.
-    """
-    import pandas as pd
-
-    from neuron import summary as sm
-    from neuron.analysis import plot_metric_vs_param, save_figure
-    from neuron.evaluate import aggregate
-
-    report_dir = Path(report_dir)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    if not rows:
-        raise FileNotFoundError(f"study {study_name}: no metrics.json found")
-    rows = [{**r, "family": str(r["split"]).split("#")[0]} for r in rows]
-    # one row per point and method; per split family too when a study mixes families
-    # (e.g. UTD-MHAD 22/5 and 17/10): means over different class splits of one family only
-    keys = ["point", "family", "method"] if len({r["family"] for r in rows}) > 1 else ["point", "method"]
-    agg = aggregate(rows, by=keys)
-    if outcomes is None and study_dir is not None:
-        from neuron.pipeline import collect_outcomes
-
-        outcomes = collect_outcomes(study_dir)
-    table, records, comparisons = sm.study_table(rows, outcomes, "family" in keys, n_boot, boot_seed)
-    per_run = pd.DataFrame(rows)
-    splits = {str(r["split"]).split("#")[0] for r in rows}
-    if len(splits) == 1 and (rep := PAPER_REPORTED.get(next(iter(splits)))):
-        table = table.assign(**{"paper reported ZSL top-1": rep["zsl_top1"],
-                                "paper reported GZSL H": rep["gzsl_h"]})
-    per_run.to_csv(report_dir / "runs.csv", index=False)
-    if per_run["split"].nunique() > 1:  # also per split (mean and std over seeds)
-        aggregate(rows, by=["point", "split", "method"]).to_csv(report_dir / "results_by_split.csv",
-                                                                index=False)
-    agg.to_csv(report_dir / "results.csv", index=False)
-    table.to_csv(report_dir / "summary_table.csv")
-    write_text(report_dir / "summary_table.md", sm.to_markdown(table))
-    if outcomes:
-        sm.write_outcomes(report_dir / "outcomes.json", study_name, outcomes)
-    import json as _json
-
-    write_text(report_dir / "results.json", _json.dumps(sm.strict_json({
-        "study": study_name,
-        "bootstrap": {"n_boot": n_boot, "seed": boot_seed, "level": 0.95,
-                      "scheme": "paired two-stage: splits, then test samples within each split "
-                                "(neuron.evaluate.bootstrap_compare)"},
-        "table": records, "comparisons": comparisons,
-        "summary": agg.to_dict("records"), "runs": rows}), indent=2, allow_nan=False) + "\n")
-    figs = {}
-    points = per_run["point"].unique()
-    params = sorted({p.split("=")[0] for pt in points for p in pt.split(",") if "=" in p})
-    for param in params:
-        df = per_run.copy()
-        df[param] = df["point"].map(lambda pt: dict(x.split("=", 1) for x in pt.split(",") if "=" in x).get(param))
-        try:
-            df[param] = pd.to_numeric(df[param])
-        except (ValueError, TypeError):
-            pass
-        fig = plot_metric_vs_param(df[df["method"] == "neuron"], param)
-        save_figure(fig, report_dir / f"sweep_{param}")
-        figs[f"sweep_{param}"] = fig
-    if study_dir is not None:
-        runs = {pt: sorted(Path(study_dir).glob(f"{pt}/*/seed*/scores.pt"))
-                for pt in ("neuron", "no_temporal_memory")}
-        if runs["neuron"] and runs["no_temporal_memory"]:
-            from neuron.analysis import plot_prototype_heatmaps
-
-            w = torch_load(runs["neuron"][0])["temporal_prototypes"]
-            wo = torch_load(runs["no_temporal_memory"][0])["temporal_prototypes"]
-            fig = plot_prototype_heatmaps([q[0] for q in w], [q[0] for q in wo])
-            save_figure(fig, report_dir / "temporal_prototypes_memory")
-            figs["temporal_prototypes_memory"] = fig
-    if "temporal_prototypes_memory" not in figs and (report_dir / "temporal_prototypes_memory.png").exists():
-        # rebuilt without runs/ (their scores.pt): keep the figure those runs drew
-        from IPython.display import Image
-
-        figs["temporal_prototypes_memory"] = Image(filename=str(report_dir / "temporal_prototypes_memory.png"))
-    files = sorted(p.name for p in report_dir.iterdir() if p.is_file() and p.suffix in (".csv", ".json"))
-    return {"table": table, "files": files, "figures": figs}

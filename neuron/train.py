@@ -22,9 +22,10 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from neuron import progress as progress_
-from neuron.config import OptimConfig, to_dict
+from neuron.config import OptimConfig
 from neuron.errors import NeuronError
-from neuron.io import sha256_obj, torch_load, torch_save
+from neuron.io import torch_load, torch_save
+from neuron.keys import checkpoint_fingerprint
 
 
 # --------------------------------------------------------------------------- utilities
@@ -197,14 +198,6 @@ def fit(model: nn.Module, train_set: Dataset, cfg: OptimConfig, step: Callable[[
             dist_.barrier()  # the other ranks wait for rank 0's checkpoint
     model.eval()
     return FitResult(history, resumed_from)
-
-
-def checkpoint_fingerprint(cfg: OptimConfig, seed: int, fingerprint: dict | None = None, **extra) -> str:
-    """The hash a checkpoint must carry to be resumed (or reused when finished): the training
-    recipe ``cfg`` (every optimiser field, incl. epochs and batch size), the ``seed`` and the
-    caller's ``fingerprint`` (for Neuron and the baseline: :func:`neuron.stages.weights_fingerprint`,
-    i.e. features, side information, text encoder, classes, model, augmentation)."""
-    return sha256_obj({"optim": to_dict(cfg), "seed": seed, **(fingerprint or {}), **extra})
 
 
 def batches_per_epoch(n: int, batch_size: int) -> int:
@@ -479,7 +472,8 @@ class Scores:
         return out
 
 
-def fused_final_round(spatial: Tensor | None, temporal: Tensor | None, fusion: str = "sum_softmax") -> Tensor:
+def fused_final_round(spatial: Tensor | None, temporal: Tensor | None,
+                      fusion: str = "mean_log_softmax") -> Tensor:
     """The one fusion rule of evaluation (headline metrics, confusion matrix, per-class accuracy):
     the mean of the final-round branches' log-softmax over the scored classes
     (:func:`neuron.evaluate.fuse_scores`); ``fusion`` ``"spatial"`` / ``"temporal"`` keeps that
@@ -488,8 +482,9 @@ def fused_final_round(spatial: Tensor | None, temporal: Tensor | None, fusion: s
     in the official code, is not used for evaluation.)"""
     from neuron.evaluate import fuse_scores
 
-    sp = spatial if fusion in ("sum_softmax", "spatial") else None
-    tp = temporal if fusion in ("sum_softmax", "temporal") else None
+    both = ("mean_log_softmax", "sum_softmax")  # sum_softmax: the former name (config.LEGACY_VALUES)
+    sp = spatial if fusion in both + ("spatial",) else None
+    tp = temporal if fusion in both + ("temporal",) else None
     return torch.as_tensor(fuse_scores(sp, tp), dtype=torch.float32)
 
 
@@ -519,7 +514,7 @@ def score_neuron(model: nn.Module, feats: Features, classes: Sequence[int], spat
 
     sr, tr = cat_rounds("sr"), cat_rounds("tr")
     return Scores(list(classes), fused_final_round(sr[-1] if sr else None, tr[-1] if tr else None,
-                                                   getattr(model, "fusion", "sum_softmax")),
+                                                   getattr(model, "fusion", "mean_log_softmax")),
                   sr[-1] if sr else None,
                   tr[-1] if tr else None, {"spatial": sr, "temporal": tr}, cat_rounds("srep"),
                   cat_rounds("trep"), protos or [])

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from neuron import evaluate as ev
+from neuron import study
 
 # 4 classes: seen {0, 1}, unseen {2, 3}. d_i = max seen - max unseen = 0.4, 0.5, 0.1, 0.2.
 CAL_SCORES = np.array([
@@ -195,14 +196,14 @@ def test_aggregate_mean_std():
         {"method": "a", "seed": 1, "x": 3.0, "y": 10.0},
         {"method": "b", "seed": 0, "x": 5.0, "y": 2.0},
     ]
-    df = ev.aggregate(results, by=["method"])
+    df = study.aggregate(results, by=["method"])
     a = df[df["method"] == "a"].iloc[0]
     b = df[df["method"] == "b"].iloc[0]
     assert a["n"] == 2 and a["x_mean"] == 2.0 and a["x_std"] == pytest.approx(math.sqrt(2))
     assert a["y_std"] == 0.0 and b["x_mean"] == 5.0 and math.isnan(b["x_std"])
     assert "seed_mean" not in df.columns
     with pytest.raises(ValueError):
-        ev.aggregate(results, by=["protocol"])
+        study.aggregate(results, by=["protocol"])
 
 
 def test_input_validation():

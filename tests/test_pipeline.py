@@ -7,7 +7,8 @@ from conftest import ROOT
 from neuron import config
 from neuron.errors import ConfigError, NeuronError
 from neuron.manifest import write_manifest
-from neuron.pipeline import expand_study, stage_key
+from neuron.keys import stage_key
+from neuron.pipeline import expand_study
 
 
 def _study(tmp_path, **kw):

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from neuron import stages
+from neuron import keys, notebook, stages
 from neuron.config import RunConfig, from_dict
 from neuron.data.loader import WindowDataset
 from neuron.data.transforms import crop_resize
 from neuron.errors import NeuronError
-from neuron.evaluate import choose_on_validation, fuse_scores
-from neuron.train import (Features, ViewChoice, batches_per_epoch, checkpoint_fingerprint, fit,
-                          score_neuron, train_neuron)
+from neuron.evaluate import fuse_scores
+from neuron.study import choose_on_validation
+from neuron.train import Features, ViewChoice, batches_per_epoch, fit, score_neuron, train_neuron
 
 
 @pytest.fixture(autouse=True)
@@ -76,9 +76,9 @@ def test_weights_fingerprint_changes_with_everything_that_determines_the_weights
     bundle = _bundle(feats)
 
     def full(cfg=cfg, feats=feats, sem=sem, bundle=bundle, kind="neuron", classes=(0, 1, 2, 3)):
-        fp = stages.weights_fingerprint(cfg, bundle, sem, feats, kind, list(classes))
+        fp = keys.weights_fingerprint(cfg, bundle, sem, feats, kind, list(classes))
         train_cfg = cfg.neuron_train if kind == "neuron" else cfg.baseline_train
-        return checkpoint_fingerprint(train_cfg, cfg.seed, fp)
+        return keys.checkpoint_fingerprint(train_cfg, cfg.seed, fp)
 
     ref = full()
     assert full() == ref  # deterministic
@@ -127,8 +127,8 @@ def test_changed_side_info_retrains_instead_of_reusing_finished_weights(tmp_path
     assert not torch.equal(ckpt_b["model"]["spatial_project.0.weight"], ckpt["model"]["spatial_project.0.weight"])
     assert b["neuron_history"] != a["neuron_history"]
     # one fusion rule: the report's per-class accuracy reproduces the headline ZSL top-1
-    scores = stages.load_scores(tmp_path)
-    cm, per_class = stages.unseen_confusion(scores, bundle.split.unseen)
+    scores = notebook.load_scores(tmp_path)
+    cm, per_class = notebook.unseen_confusion(scores, bundle.split.unseen)
     assert 100 * np.trace(cm) / cm.sum() == pytest.approx(b["neuron"]["honest/zsl_top1"])
 
 

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from conftest import ROOT
 from neuron.config import ConfigError, load_run_config, to_dict
 from neuron.models import Neuron, neuron_loss
-from neuron.pipeline import stage_key
+from neuron.keys import stage_key
 
 D, C = 32, 6
 

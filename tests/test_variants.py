@@ -67,3 +67,17 @@ def test_stage_neuron_reports_every_method_and_fold_validation(tmp_path):
     # resumes from the finished fold checkpoints with the same numbers
     again = stages.stage_neuron(cfg, bundle, _sem(), feats, tmp_path, torch.device("cpu"), progress=False)
     assert again["ensemble"]["valfolds/zsl_top1"] == res["ensemble"]["valfolds/zsl_top1"]
+
+
+def test_a_registered_method_is_fitted_scored_and_reported_like_the_built_in_ones(tmp_path, monkeypatch):
+    """A method added to stages.METHODS goes through the same fit-and-score path: a second copy
+    of the baseline (same model section, same seed) reproduces the baseline's numbers."""
+    base = stages.METHODS["baseline"]
+    monkeypatch.setitem(stages.METHODS, "baseline_copy", stages.Method(
+        base.new, base.fit, base.score, "baseline_train", "baseline"))
+    cfg, feats = _cfg(eval={"val_folds": 2, "calibration_grid": 11}), _feats()
+    res = stages.stage_neuron(cfg, _bundle(feats), _sem(), feats, tmp_path, torch.device("cpu"), progress=False)
+    assert res["baseline_copy"] == res["baseline"]
+    assert res["outcomes"]["baseline_copy"] == res["outcomes"]["baseline"]
+    assert (tmp_path / "baseline_copy.ckpt").exists() and (tmp_path / "baseline_copy_twin.ckpt").exists()
+    assert (tmp_path / "baseline_copy_fold1.ckpt").exists()

@@ -42,7 +42,7 @@ __all__ = [
 OFFICIAL_LOGIT_SCALE = 0.1  # logits = 0.1 * mean top-k cosine (multiplicative)
 OFFICIAL_TOP_K = 10  # = K descriptions per class and level, i.e. the plain mean
 DEFAULT_WINDOWS = (5 / 16, 10 / 16, 1.0)  # official: f_t[:, :, :5], [:, :, :10], all of T' = 16
-FUSIONS = ("sum_softmax", "spatial", "temporal")
+FUSIONS = ("mean_log_softmax", "sum_softmax", "spatial", "temporal")
 ALIGNMENTS = ("topk_mean", "unit_mean", "class_mean")
 MASK_VALUE = 1e-12  # official multiplier for compressed (masked) prototypes
 
@@ -139,9 +139,11 @@ class Neuron(nn.Module):
             signature, which has the 3-tuple as default: with it ``rounds < 3`` would always raise.)
         top_k: cosines averaged per class (``None`` = all K; official 10 = K).
         logit_scale: multiplier on the averaged cosine (official 0.1).
-        fusion: ``"sum_softmax"`` (softmax(spatial) + softmax(temporal) of the final round;
-            with one branch off, that branch's softmax), ``"spatial"`` or ``"temporal"`` (softmax
-            of that branch's final-round logits).
+        fusion: ``"mean_log_softmax"`` (the run's name, :mod:`neuron.config`) or its former name
+            ``"sum_softmax"``: ``scores`` is softmax(spatial) + softmax(temporal) of the final
+            round as in the official code (with one branch off, that branch's softmax; evaluation
+            fuses with :func:`neuron.train.fused_final_round` instead); ``"spatial"`` or
+            ``"temporal"`` (softmax of that branch's final-round logits).
         alignment: the class target a representation is compared with (a named variant; the
             paper configuration is ``"topk_mean"``):
             ``"topk_mean"`` (official): mean of the ``top_k`` cosines to the K descriptions of

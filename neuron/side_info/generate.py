@@ -28,9 +28,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from neuron.config import GenerationConfig
 from neuron.errors import SideInfoError
 from neuron.io import append_jsonl, read_jsonl, write_json, write_text
-from neuron.side_info.backends import ChatBackend
+from neuron.side_info.backends import ChatBackend, get_backend
 from neuron.side_info.prompts import DIALOGUES, build_messages, reask_message, system_prompt
 from neuron.side_info.store import (LEVELS, MAX_CHARS, MIN_CHARS, check_description, normalise,
                                     validate_descriptions)
@@ -309,3 +310,40 @@ def _ask_pool(log, backend, class_name, dialogue, turn, level, k, dataset, min_c
                                          min_chars, max_chars), call + 1
     raise SideInfoError(f"class {class_name!r}, level {level}: only {len(pool)} of {k} valid "
                         f"distinct descriptions after {max_calls} calls x {num_samples} samples")
+
+
+# --------------------------------------------------------------------------- from a run's config
+def configured_backend(g: GenerationConfig, k: int) -> ChatBackend:
+    """The chat backend a run's ``side_info.generation`` section names (``k``: descriptions per
+    level, for the JSON schema of the llama.cpp backends, which run on one CPU thread).
+
+    Raises:
+        BackendError: the backend cannot be built (missing package, key or model file).
+    """
+    if g.backend == "openai":
+        return get_backend("openai", model=g.model, base_url=g.base_url, api_key_env=g.api_key_env,
+                           require_key=g.require_key, timeout=g.timeout, max_retries=g.max_retries,
+                           backoff_base=g.backoff_base, temperature=g.temperature,
+                           max_tokens=g.max_new_tokens)
+    if g.backend == "transformers":
+        return get_backend("transformers", model=g.model, max_new_tokens=g.max_new_tokens,
+                           temperature=g.temperature)
+    if g.backend in ("llamacpp", "smollm2-llamacpp"):
+        kw = {"model_path": g.model} if g.backend == "llamacpp" else {}
+        return get_backend(g.backend, max_tokens=g.max_new_tokens, temperature=g.temperature, k=k, **kw)
+    return get_backend("smollm2", max_new_tokens=g.max_new_tokens, temperature=g.temperature)
+
+
+def generate_configured(g: GenerationConfig, class_names: list[str], out_dir: str | Path, k: int,
+                        dataset: str) -> Path:
+    """Run (or resume) :func:`generate_side_info` as a run's ``side_info.generation`` section
+    says, into ``out_dir``; returns it.
+
+    Classes outside ``g.classes`` (default: all) are not generated; a later load then fails
+    naming the missing class, so restrict the run's classes accordingly.
+    """
+    names = class_names if g.classes is None else [class_names[c] for c in g.classes]
+    generate_side_info(names, configured_backend(g, k), out_dir, k=k, strategy=g.strategy,
+                       max_attempts=g.max_attempts, max_calls=g.max_calls, num_samples=g.num_samples,
+                       dataset=dataset)
+    return Path(out_dir)

@@ -1,0 +1,125 @@
+"""What the stage notebooks (``notebooks/01_data`` .. ``04_neuron``) share: opening a run from
+their parameters (:func:`open_run`) and the tables they display."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from neuron.config import PROJECT_ROOT, RunConfig, load_run_config
+from neuron.evaluate import PROTOCOL_LABELS, confusion_matrix_unseen, per_class_accuracy
+from neuron.io import torch_load
+from neuron.manifest import write_manifest
+from neuron.side_info import LEVELS, class_name_side_info, load_side_info
+from neuron.stages import METHODS, DataBundle, setup_torch, side_info_folder
+
+
+@dataclass
+class Run:
+    """An opened run: its validated parameters, folder, figure folder, torch device and manifest."""
+
+    cfg: RunConfig
+    run_dir: Path
+    figures: Path
+    device: torch.device
+    manifest: dict
+
+
+def open_run(run_file: str | Path = "", config: dict | None = None, run_dir: str | Path = "",
+             force: bool = False) -> Run:
+    """Open a run from a stage notebook's parameters (the set-up every stage notebook shares).
+
+    ``run_file``: a run parameter file (relative to the working directory, else to the project
+    root); empty: ``config``, a run parameter dict. ``run_dir``: the run folder (relative paths
+    under the project root); empty: ``runs/notebook_<name>/default/<split>_<index>/seed<seed>``.
+    Creates the folder, writes (or checks) its ``manifest.json``, seeds torch and picks the
+    device (:func:`neuron.stages.setup_torch`), silences UserWarnings in the report and prints
+    one line naming the run.
+
+    Raises:
+        ConfigError: invalid run parameters.
+        NeuronError: ``run_dir`` holds outputs of other parameters (unless ``force``).
+    """
+    warnings.filterwarnings("ignore", category=UserWarning)
+    if run_file:
+        run_file = Path(run_file) if Path(run_file).exists() else PROJECT_ROOT / run_file
+    cfg = load_run_config(run_file or config or {})
+    folder = Path(run_dir or f"runs/notebook_{cfg.name.replace('/', '_')}/default/"
+                  f"{cfg.data.split}_{cfg.data.split_index}/seed{cfg.seed}")
+    folder = folder if folder.is_absolute() else PROJECT_ROOT / folder
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = write_manifest(folder, cfg, force=force)
+    device = setup_torch(cfg)
+    print(f"run {cfg.name}: {cfg.data.dataset} split {cfg.data.split}#{cfg.data.split_index}, "
+          f"seed {cfg.seed}, device {device}" + (f", from {run_file.name}" if run_file else ""))
+    return Run(cfg, folder, folder / "figures", device, manifest)
+
+
+def side_info_examples(cfg: RunConfig, bundle: DataBundle, class_id: int, n: int = 3) -> pd.DataFrame:
+    """A table of the first ``n`` descriptions of one class at every level."""
+    folder = side_info_folder(cfg, bundle.root)
+    names = bundle.class_names
+    info = (class_name_side_info(names, k=cfg.side_info.k) if folder is None
+            else load_side_info(folder, names, k=cfg.side_info.k))
+    name = names[class_id]
+    return pd.DataFrame([{"level": lv, "#": i + 1, "description": d}
+                         for lv in LEVELS for i, d in enumerate(info[lv][name][:n])]).set_index(["level", "#"])
+
+
+#: Column label -> metric name (``<protocol>/<metric>`` in ``metrics.json``) of :func:`results_table`.
+METRIC_COLUMNS = {
+    "ZSL top-1": "zsl_top1", "ZSL top-5": "zsl_top5", "GZSL seen": "gzsl_seen",
+    "GZSL unseen": "gzsl_unseen", "GZSL H": "gzsl_h",
+}
+
+
+def results_table(metrics: dict) -> pd.DataFrame:
+    """One run's results (%): rows method x protocol (labelled by
+    :data:`neuron.evaluate.PROTOCOL_LABELS`), columns ZSL / GZSL metrics, 2 decimals."""
+    rows = []
+    for method in METHODS:
+        m = metrics.get(method)
+        if not m:
+            continue
+        for proto, label in PROTOCOL_LABELS.items():
+            row = {"method": method, "protocol": label}
+            for col, key in METRIC_COLUMNS.items():
+                row[col] = m.get(f"{proto}/{key}")
+            if any(v is not None for k, v in row.items() if k not in ("method", "protocol")):
+                rows.append(row)
+    return pd.DataFrame(rows).set_index(["method", "protocol"]).astype(float).round(2)
+
+
+def load_scores(run_dir: Path) -> dict:
+    """The test scores and representations saved by :func:`neuron.stages.stage_neuron`
+    (``scores.pt``), as numpy: ``labels (N,)``, ``classes``, ``fused (N, C)``, per-round
+    ``spatial_reps`` / ``temporal_reps`` ``(N, D)`` and ``temporal_prototypes``;
+    ``unseen_mask`` is set by :func:`unseen_confusion`."""
+    s = torch_load(Path(run_dir) / "scores.pt")
+    if s.get("fusion") != "mean_log_softmax":
+        warnings.warn(f"{run_dir}/scores.pt predates the single fusion rule (its fused scores are a sum "
+                      "of softmaxes, not the mean log-softmax of metrics.json); rerun the neuron stage",
+                      stacklevel=2)
+    labels = s["labels"].numpy()
+    classes = s["classes"].numpy()
+    return {"labels": labels, "classes": classes, "fused": s["fused"].numpy(),
+            "unseen_mask": None, "spatial_reps": [r.numpy() for r in s["spatial_reps"]],
+            "temporal_reps": [r.numpy() for r in s["temporal_reps"]],
+            "temporal_prototypes": [q.numpy() for q in s["temporal_prototypes"]]}
+
+
+def unseen_confusion(scores: dict, unseen: list[int]):
+    """(confusion matrix over unseen classes, per-class ZSL accuracy dict); sets ``unseen_mask``.
+
+    Uses ``scores["fused"]``, the same fused scores (mean final-round log-softmax) as the
+    headline metrics, so the diagonal of the matrix over the sample count is the ZSL top-1."""
+    C = int(max(scores["classes"].max(), scores["labels"].max())) + 1
+    full = np.full((len(scores["labels"]), C), -1e4, dtype=np.float32)
+    full[:, scores["classes"]] = scores["fused"]
+    scores["unseen_mask"] = np.isin(scores["labels"], unseen)
+    return (confusion_matrix_unseen(full, scores["labels"], unseen),
+            per_class_accuracy(full, scores["labels"], unseen, candidates=unseen))
