@@ -273,7 +273,7 @@ def test_class_name_semantics_and_temporal_concat():
 @pytest.mark.parametrize("ds,n", [("ntu", 120), ("pku", 51)])
 def test_import_paper_semantics(ds, n, tmp_path):
     import torch
-    from neuron.text import SemanticEmbeddings
+    from neuron.side_info.embed import SemanticEmbeddings
 
     side, emb = import_paper_semantics(SEM / ds, out_folder=tmp_path / "json", cache_dir=tmp_path / "c")
     names = emb.class_names
@@ -318,7 +318,8 @@ def test_paper_descriptions_load_and_embed_with_minilm(ds, dataset, tmp_path, mo
     """The paper's released NTU-120 / PKU-MMD descriptions load as a run's `paper` source would
     and embed with an offline encoder (MiniLM) into (classes, 10, 384) per round."""
     from neuron.config import load_dataset_spec
-    from neuron.text import embed_side_info, get_text_encoder
+    from neuron.side_info.embed import embed_side_info
+    from neuron.text import get_text_encoder
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     names = load_dataset_spec(dataset).class_names[:4]
