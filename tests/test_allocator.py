@@ -102,13 +102,8 @@ def test_benchmark_runs_under_the_kernels_allocator():
 
 
 def test_benchmark_without_tcmalloc_says_what_to_install(monkeypatch):
-    import importlib.util
-    from pathlib import Path
+    from benchmarks import allocators as mod
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
-    spec = importlib.util.spec_from_file_location("bench_run", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     monkeypatch.setattr(allocator, "find_tcmalloc", lambda: None)
     with pytest.raises(SystemExit, match="libtcmalloc-minimal4"):
         mod.ensure_allocator("tcmalloc", [])

@@ -1,27 +1,16 @@
-"""The encoder benchmark's FLOP count (benchmarks/run.py): matrix products only (ungrouped
+"""The encoder benchmark's FLOP count (benchmarks.flops): matrix products only (ungrouped
 convolutions are matrix products), the temporal shift's depthwise convolution uncounted, any
 other counted operator an error."""
 from __future__ import annotations
-
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks import flops as bench
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("neuron_benchmarks_run", ROOT / "benchmarks" / "run.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_counts_matrix_products_and_pointwise_convolutions_not_the_shift(bench):
+def test_counts_matrix_products_and_pointwise_convolutions_not_the_shift():
     torch.manual_seed(0)
     x = torch.randn(8, 16, requires_grad=True)
     lin = torch.nn.Linear(16, 4)
@@ -41,7 +30,7 @@ def test_counts_matrix_products_and_pointwise_convolutions_not_the_shift(bench):
     assert bench.matrix_product_flops(fc) == 3 * 2 * (2 * 6 * 3) * 4 * 5
 
 
-def test_encoder_count_is_the_same_for_every_implementation(bench, monkeypatch):
+def test_encoder_count_is_the_same_for_every_implementation(monkeypatch):
     """Same count for the temporal shift as convolution or gathers and the pointwise maps as 1x1
     convolutions or F.linear."""
     import neuron.models.shift_gcn as sg
@@ -58,7 +47,7 @@ def test_encoder_count_is_the_same_for_every_implementation(bench, monkeypatch):
     assert len(set(counts)) == 1 and counts[0] > 0
 
 
-def test_unexpected_operators_are_errors(bench):
+def test_unexpected_operators_are_errors():
     class Counted:  # what FlopCounterMode reports for a model with a scaled matrix product
         def get_flop_counts(self):
             return {"Global": {torch.ops.aten.mm: 10, torch.ops.aten._scaled_mm: 99}}

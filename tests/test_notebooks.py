@@ -80,24 +80,6 @@ def test_noise_check_finds_outputs_counts_and_widgets():
         assert needle in found
 
 
-def test_refresh_golden_strip_only_cleans(tmp_path):
-    book = nbformat.read(str(NOTEBOOKS[0]), as_version=4)
-    for c in book.cells:
-        if c.cell_type == "code":
-            c.execution_count = 7
-            if not c.source.startswith(GOLDEN):
-                c.outputs = [nbformat.v4.new_output("stream", name="stderr", text="noise\n")]
-    book.metadata["widgets"] = {}
-    path = tmp_path / NOTEBOOKS[0].name
-    nbformat.write(book, str(path))
-    assert notebook_noise(book)
-    subprocess.run([sys.executable, str(ROOT / "scripts/refresh_golden.py"), "--strip-only", str(path)],
-                   check=True, capture_output=True)
-    clean = nbformat.read(str(path), as_version=4)
-    assert notebook_noise(clean) == []
-    assert [c.source for c in clean.cells] == [c.source for c in book.cells]
-
-
 @pytest.mark.slow
 def test_papermill_cli_takes_a_run_file(tmp_path, data_root):
     """``papermill notebooks/01_data.ipynb out.ipynb -p run_file FILE``: the run uses FILE's values."""

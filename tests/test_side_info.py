@@ -218,7 +218,9 @@ def test_openai_backend_retries_and_never_logs_key(fake_server, tmp_path, monkey
                            backoff_base=0.01, max_retries=3, timeout=5)
     out = generate_side_info(["wave"], be, tmp_path, k=K, dialogues=("spatial",))
     assert out["spatial_cg"]["wave"][0] == "api description number 0"
-    assert [r["delay_s"] for r in be.retry_log] == [0.01, 0.02]
+    # no Retry-After from this server: exponential backoff 0.01 * 2**n plus jitter in [0, 0.01]
+    delays = [r["delay_s"] for r in be.retry_log]
+    assert len(delays) == 2 and 0.01 <= delays[0] <= 0.02 and 0.02 <= delays[1] <= 0.03, delays
     assert [r["status"] for r in be.retry_log] == [429, 500]
     assert _FakeOpenAI.seen[0][0] == f"Bearer {secret}"  # the key is sent ...
     for f in tmp_path.rglob("*"):  # ... but stored nowhere
@@ -273,7 +275,7 @@ def test_class_name_semantics_and_temporal_concat():
 @pytest.mark.parametrize("ds,n", [("ntu", 120), ("pku", 51)])
 def test_import_paper_semantics(ds, n, tmp_path):
     import torch
-    from neuron.text import SemanticEmbeddings
+    from neuron.side_info.embed import SemanticEmbeddings
 
     side, emb = import_paper_semantics(SEM / ds, out_folder=tmp_path / "json", cache_dir=tmp_path / "c")
     names = emb.class_names
@@ -318,7 +320,8 @@ def test_paper_descriptions_load_and_embed_with_minilm(ds, dataset, tmp_path, mo
     """The paper's released NTU-120 / PKU-MMD descriptions load as a run's `paper` source would
     and embed with an offline encoder (MiniLM) into (classes, 10, 384) per round."""
     from neuron.config import load_dataset_spec
-    from neuron.text import embed_side_info, get_text_encoder
+    from neuron.side_info.embed import embed_side_info
+    from neuron.text import get_text_encoder
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     names = load_dataset_spec(dataset).class_names[:4]

@@ -1,4 +1,4 @@
-"""Text encoders, embedding cache and SemanticEmbeddings (neuron.text)."""
+"""Text encoders, embedding cache (neuron.text) and SemanticEmbeddings (neuron.side_info.embed)."""
 from __future__ import annotations
 
 import os
@@ -10,8 +10,8 @@ import torch
 
 from neuron.errors import BackendError, SideInfoError
 from neuron.side_info import LEVELS, class_name_side_info
-from neuron.text import (CLIPTextEncoder, SemanticEmbeddings, TextEncoder, cached_encode,
-                         embed_side_info, get_text_encoder, load_paper_embeddings)
+from neuron.side_info.embed import SemanticEmbeddings, embed_side_info, load_paper_embeddings
+from neuron.text import CLIPTextEncoder, TextEncoder, cached_encode, get_text_encoder
 
 SEM = Path(os.environ.get("NEURON_SHARED", Path(__file__).resolve().parents[2] / "shared")) \
     / "data" / "neuron_semantics"

