@@ -55,6 +55,7 @@ from neuron.manifest import write_manifest
 from neuron.models import GlobalAlignment, Neuron, ShiftGCN, split_cube
 from neuron.models.shift_gcn import FEATURE_DIM
 from neuron.side_info import class_name_side_info, load_side_info
+from neuron.side_info.embed import embed_side_info
 from neuron.side_info.store import level_file
 from neuron.train import Features, score_baseline, score_neuron
 
@@ -528,7 +529,7 @@ class Predictor:
         k = self.cfg.side_info.k
         info = (class_name_side_info(classes, k=k) if side_info is None
                 else load_side_info(side_info, classes, k=k, check_duplicates=False))
-        emb = text.embed_side_info(info, classes, self.text_encoder, stages.cache_root() / "embeddings")
+        emb = embed_side_info(info, classes, self.text_encoder, stages.cache_root() / "embeddings")
         return stages.Semantics([x[:, :k].float() for x in emb.spatial], [x[:, :k].float() for x in emb.temporal],
                          emb.encoder_id, "class_names" if side_info is None else str(side_info),
                          int(emb.spatial[0].shape[-1]))

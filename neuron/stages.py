@@ -41,6 +41,7 @@ from neuron.io import sha256_obj, torch_load, torch_save, write_json
 from neuron.keys import encoder_key, features_file, side_info_key, views_file, weights_fingerprint
 from neuron.models import FrozenEncoder, GlobalAlignment, Neuron, ShiftGCN
 from neuron.side_info import class_name_side_info, load_side_info
+from neuron.side_info.embed import embed_side_info, load_paper_embeddings
 from neuron.side_info.generate import generate_configured
 # summarise_study is also imported from here by notebooks/05_summary.ipynb
 from neuron.study import summarise_study  # noqa: F401
@@ -176,7 +177,7 @@ def stage_side_info(cfg: RunConfig, bundle: DataBundle, device: str = "cpu") -> 
     folder = side_info_folder(cfg, bundle.root)
     cache = cache_root() / "embeddings"
     if cfg.side_info.source == "paper_embeddings":
-        emb = text.load_paper_embeddings(folder, class_names=names)
+        emb = load_paper_embeddings(folder, class_names=names)
     else:
         if cfg.side_info.source == "generated":
             generate_configured(cfg.side_info.generation, names, folder, k, cfg.data.dataset)
@@ -185,7 +186,7 @@ def stage_side_info(cfg: RunConfig, bundle: DataBundle, device: str = "cpu") -> 
         else:
             info = load_side_info(folder, names, k=k)
         encoder = text.get_text_encoder(cfg.side_info.encoder, device=device)
-        emb = text.embed_side_info(info, names, encoder, cache)
+        emb = embed_side_info(info, names, encoder, cache)
     return Semantics([x[:, :k].float() for x in emb.spatial], [x[:, :k].float() for x in emb.temporal],
                      emb.encoder_id, cfg.side_info.source, int(emb.spatial[0].shape[-1]))
 

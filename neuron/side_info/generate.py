@@ -33,7 +33,7 @@ from neuron.errors import SideInfoError
 from neuron.io import append_jsonl, read_jsonl, write_json, write_text
 from neuron.side_info.backends import ChatBackend, get_backend
 from neuron.side_info.prompts import DIALOGUES, build_messages, reask_message, system_prompt
-from neuron.side_info.store import (LEVELS, MAX_CHARS, MIN_CHARS, check_description, normalise,
+from neuron.side_info.store import (MAX_CHARS, MIN_CHARS, check_description, normalise,
                                     validate_descriptions)
 
 LOG_NAME = "generation_log.jsonl"
