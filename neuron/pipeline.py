@@ -535,7 +535,7 @@ def collect_outcomes(study_dir: str | Path, committed: str | Path | None = None)
 
     Record keys: ``point``, ``split``, ``seed``, ``seen``, ``unseen``, ``labels`` (test labels),
     ``test_sha`` (hash of the test sample indices) and ``methods`` (``{"neuron": ..., "baseline":
-    ...}``, :func:`neuron.evaluate.per_sample_predictions` dicts). Runs written before outcomes
+    ...}``, :func:`neuron.stats.per_sample_predictions` dicts). Runs written before outcomes
     were recorded are left out. A report folder (no runs, an ``outcomes.json``) gives its records;
     ``committed`` adds a report folder's records as :func:`collect_results` does.
     """

@@ -439,6 +439,7 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
     checkpoints of other parameters in ``run_dir`` are overwritten instead of refused.
     """
     from neuron import evaluate as ev
+    from neuron import stats
     from neuron.train import score_baseline, score_neuron, train_baseline, train_neuron
 
     run_dir = Path(run_dir)
@@ -545,14 +546,14 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, run_
                 results[name].update(m)
     # per-sample predictions (ints) from which summaries recompute metrics and bootstrap them
     outcomes = {"labels": [int(v) for v in labels], "test_sha": sha256_obj(np.asarray(split.test).tolist())[:16],
-                "neuron": ev.per_sample_predictions(
+                "neuron": stats.per_sample_predictions(
                     labels, seen, unseen, neuron_metrics, fused=_fused(s_test, cfg, C),
                     spatial=s_test.full(s_test.spatial, C), temporal=s_test.full(s_test.temporal, C))}
     if "baseline" in results:
-        outcomes["baseline"] = ev.per_sample_predictions(labels, seen, unseen, results["baseline"],
+        outcomes["baseline"] = stats.per_sample_predictions(labels, seen, unseen, results["baseline"],
                                                          fused=b_full, spatial=b_full)
     for name, sc in variant_test.items():
-        outcomes[name] = ev.per_sample_predictions(labels, seen, unseen, results[name], fused=sc, spatial=sc)
+        outcomes[name] = stats.per_sample_predictions(labels, seen, unseen, results[name], fused=sc, spatial=sc)
     results["outcomes"] = outcomes
     write_json(run_dir / "metrics.json", results)
     return results

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import ROOT
 from neuron import evaluate as ev
+from neuron import stats as st
 
 SEEN, UNSEEN = [0, 1, 2], [3, 4]
 
@@ -42,8 +43,8 @@ def _runs(right_fn, n_splits=3, seeds=(0, 1), n=40, rng=None):
 
 def test_identical_methods_give_no_difference():
     a = _runs(lambda y, r: r.random(y.size) < 0.6)
-    res = ev.bootstrap_compare(a, a, n_boot=500, names=("A", "B"))
-    for k in ev.BOOT_METRICS:
+    res = st.bootstrap_compare(a, a, n_boot=500, names=("A", "B"))
+    for k in st.BOOT_METRICS:
         m = res["metrics"][k]
         assert m["diff"] == 0.0 and m["diff_ci"] == [0.0, 0.0]
         assert m["verdict"] == "no difference"
@@ -53,13 +54,13 @@ def test_identical_methods_give_no_difference():
 def test_always_right_beats_often_wrong():
     good = _runs(lambda y, r: np.ones(y.size, bool))
     bad = _runs(lambda y, r: r.random(y.size) < 0.4)
-    res = ev.bootstrap_compare(good, bad, n_boot=500, names=("good", "bad"))
-    for k in ev.BOOT_METRICS:
+    res = st.bootstrap_compare(good, bad, n_boot=500, names=("good", "bad"))
+    for k in st.BOOT_METRICS:
         m = res["metrics"][k]
         assert m["a"] == 100.0 and m["a_ci"] == [100.0, 100.0]
         assert m["diff_ci"][0] > 0, k
         assert m["verdict"] == "good better"
-    rev = ev.bootstrap_compare(bad, good, n_boot=500, names=("bad", "good"))
+    rev = st.bootstrap_compare(bad, good, n_boot=500, names=("bad", "good"))
     assert rev["metrics"]["gzsl_h"]["diff_ci"][1] < 0
     assert rev["metrics"]["gzsl_h"]["verdict"] == "good better"
     assert res["n_splits"] == 3 and res["n_runs"] == [6, 6] and res["n_test"] == 120
@@ -68,9 +69,9 @@ def test_always_right_beats_often_wrong():
 def test_seeded_and_deterministic():
     a = _runs(lambda y, r: r.random(y.size) < 0.7)
     b = _runs(lambda y, r: r.random(y.size) < 0.5, rng=np.random.default_rng(5))
-    r1 = ev.bootstrap_compare(a, b, n_boot=300, seed=3)
-    r2 = ev.bootstrap_compare(a, b, n_boot=300, seed=3)
-    r3 = ev.bootstrap_compare(a, b, n_boot=300, seed=4)
+    r1 = st.bootstrap_compare(a, b, n_boot=300, seed=3)
+    r2 = st.bootstrap_compare(a, b, n_boot=300, seed=3)
+    r3 = st.bootstrap_compare(a, b, n_boot=300, seed=4)
     assert r1 == r2
     assert r1["metrics"]["zsl_top1"]["diff_ci"] != r3["metrics"]["zsl_top1"]["diff_ci"]
     assert r1["metrics"]["zsl_top1"]["diff"] == r3["metrics"]["zsl_top1"]["diff"]
@@ -80,17 +81,17 @@ def test_outcome_metrics_hand_computed_h():
     # labels: seen 0, 1, 2, 0; unseen 3, 4. GZSL right on samples 0, 1 (seen) and 4 (unseen).
     labels = [0, 1, 2, 0, 3, 4]
     out = {"honest": {"zsl": [3, 3], "gzsl": [0, 1, 0, 1, 4, 4]}}
-    m = ev.outcome_metrics(labels, UNSEEN, out)
+    m = st.outcome_metrics(labels, UNSEEN, out)
     # S = 2/4 = 50, U = 1/2 = 50, H = 50; ZSL: [3 right, 4 wrong] = 50
     assert m == {"zsl_top1": 50.0, "gzsl_seen": 50.0, "gzsl_unseen": 50.0, "gzsl_h": 50.0}
     out = {"honest": {"zsl": [3, 4], "gzsl": [0, 1, 2, 0, 0, 4]}}
-    m = ev.outcome_metrics(labels, UNSEEN, out)
+    m = st.outcome_metrics(labels, UNSEEN, out)
     # S = 100, U = 50, H = 2*100*50/150
     assert m["zsl_top1"] == 100.0 and m["gzsl_h"] == pytest.approx(200 / 3)
     # paper: right when either head is right
     paper = {"paper": {"zsl": {"spatial": [3, 3], "temporal": [4, 4]},
                        "gzsl": {"spatial": [0, 0, 0, 0, 0, 0], "temporal": [1, 1, 1, 1, 3, 1]}}}
-    m = ev.outcome_metrics(labels, UNSEEN, paper, "paper")
+    m = st.outcome_metrics(labels, UNSEEN, paper, "paper")
     assert m["zsl_top1"] == 100.0 and m["gzsl_seen"] == 75.0 and m["gzsl_unseen"] == 50.0
 
 
@@ -101,7 +102,7 @@ def test_per_split_average_of_h_not_pooled():
              "outcome": {"honest": {"zsl": [4], "gzsl": [0, 0]}}},
             {"split": "t#1", "seed": 0, "labels": y, "unseen": UNSEEN,
              "outcome": {"honest": {"zsl": [3], "gzsl": [0, 3]}}}]
-    res = ev.bootstrap_compare(runs, n_boot=50)
+    res = st.bootstrap_compare(runs, n_boot=50)
     assert res["metrics"]["gzsl_h"]["a"] == 50.0
     assert res["metrics"]["zsl_top1"]["a"] == 50.0
     assert "diff" not in res["metrics"]["gzsl_h"]
@@ -111,22 +112,22 @@ def test_pairing_errors():
     a = _runs(lambda y, r: r.random(y.size) < 0.6)
     other_splits = [{**r, "split": r["split"].replace("toy", "other")} for r in a]
     with pytest.raises(ValueError, match="do not pair: splits"):
-        ev.bootstrap_compare(a, other_splits)
+        st.bootstrap_compare(a, other_splits)
     shorter = [{**r, "labels": r["labels"][:-1],
                 "outcome": _outcome(r["labels"][:-1], np.ones(len(r["labels"]) - 1, bool))}
                for r in a]
     with pytest.raises(ValueError, match="different test samples"):
-        ev.bootstrap_compare(a, shorter)
+        st.bootstrap_compare(a, shorter)
     relabelled = [dict(r) for r in a]
     y = list(relabelled[0]["labels"])
     y[0], y[1] = y[1], y[0]
     relabelled[0] = {**relabelled[0], "labels": y}
     with pytest.raises(ValueError, match="do not share test samples|do not pair"):
-        ev.bootstrap_compare(relabelled, a)
+        st.bootstrap_compare(relabelled, a)
     with pytest.raises(ValueError, match="lacks 'outcome'"):
-        ev.bootstrap_compare([{"split": "x#0", "labels": [3], "unseen": UNSEEN}])
+        st.bootstrap_compare([{"split": "x#0", "labels": [3], "unseen": UNSEEN}])
     with pytest.raises(ValueError, match="no 'paper' outcomes"):
-        ev.bootstrap_compare(a, protocol="paper")
+        st.bootstrap_compare(a, protocol="paper")
 
 
 def test_per_sample_predictions_reproduce_evaluate_run():
@@ -139,20 +140,20 @@ def test_per_sample_predictions_reproduce_evaluate_run():
     fused = ev.fuse_scores(spa, tem)
     val = ev.ValidationScores(fused[:30], y[:30], [0, 1, 2, 5, 6, 7], [3, 4])
     m = ev.evaluate_run(y, seen, unseen, spatial=spa, temporal=tem, fused=fused, val=val)
-    out = ev.per_sample_predictions(y, seen, unseen, m, fused=fused, spatial=spa, temporal=tem)
+    out = st.per_sample_predictions(y, seen, unseen, m, fused=fused, spatial=spa, temporal=tem)
     assert len(out["honest"]["zsl"]) == int(np.isin(y, unseen).sum())
     assert all(isinstance(v, int) for v in out["honest"]["gzsl"])
     json.dumps(out)
     for proto in ("honest", "paper"):
-        r = ev.outcome_metrics(y, unseen, out, proto)
-        for k in ev.BOOT_METRICS:
+        r = st.outcome_metrics(y, unseen, out, proto)
+        for k in st.BOOT_METRICS:
             assert r[k] == pytest.approx(m[f"{proto}/{k}"]), (proto, k)
 
 
 def test_bootstrap_speed_shape_30_runs():
     """2000 replicates over 10 splits x 3 seeds x 2 methods (430 test samples): a few seconds."""
     a = _runs(lambda y, r: r.random(y.size) < 0.6, n_splits=10, seeds=(0, 1, 2), n=430)
-    res = ev.bootstrap_compare(a, a, n_boot=2000)
+    res = st.bootstrap_compare(a, a, n_boot=2000)
     assert res["n_runs"] == [30, 30] and res["n_dropped"] == 0
 
 
@@ -162,7 +163,7 @@ def _metrics_json(folder, split, seed, y, right_neuron, right_base):
     out = {"labels": [int(v) for v in y], "test_sha": "x",
            "neuron": _outcome(y, right_neuron), "baseline": _outcome(y, right_base)}
     def metr(o):
-        r = ev.outcome_metrics(y, UNSEEN, o)
+        r = st.outcome_metrics(y, UNSEEN, o)
         return {f"honest/{k}": v for k, v in r.items()}
     m = {"run": "t", "seed": seed, "split": split, "seen": SEEN, "unseen": UNSEEN,
          "pseudo_unseen": [0], "neuron": metr(out["neuron"]), "baseline": metr(out["baseline"]),
