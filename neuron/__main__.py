@@ -6,6 +6,9 @@
 - ``validate FILE.yaml ...``: validate parameter files (datasets, splits, runs, studies).
 - ``summarise STUDY.yaml [--seeds ...]``: rewrite a study's summary from its finished runs.
 - ``expand STUDY.yaml``: list the runs a study expands into.
+- ``verify reports/<study> [--runs RUN ...] [--strict]``: rerun committed runs into a temporary
+  folder and compare their per-sample outcomes with the committed ones (:mod:`neuron.verify`;
+  exit status 0 when reproduced).
 - ``index [REPORTS]``: scrub machine paths from the reports and write ``reports/index.html``.
 """
 from __future__ import annotations
@@ -80,6 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     p_exp.add_argument("study", type=Path)
     p_idx = sub.add_parser("index", help="scrub machine paths from reports/ and write reports/index.html")
     p_idx.add_argument("reports", type=Path, nargs="?", default=None, help="reports folder (default reports/)")
+    p_ver = sub.add_parser("verify", help="rerun committed runs of a report and compare their outcomes")
+    p_ver.add_argument("report", type=Path, help="a study report folder, e.g. reports/utd_mhad_quick")
+    p_ver.add_argument("--runs", nargs="+", default=None, metavar="RUN",
+                       help="only these runs: run folders (default/utd_mhad_22_5_0/seed0) or split "
+                            "keys (utd_mhad_22_5#0); default every committed run")
+    p_ver.add_argument("--strict", action="store_true",
+                       help="fail on any difference, also when the environment differs")
+    p_ver.add_argument("--workdir", type=Path, default=None,
+                       help="keep the rerun here instead of a temporary folder")
+    p_ver.add_argument("--json", type=Path, default=None, help="also write the result as JSON")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "run":
@@ -114,6 +127,16 @@ def main(argv: list[str] | None = None) -> int:
                 study.seeds = list(args.seeds)
             out = summarise(study, PROJECT_ROOT / "runs" / study.name, PROJECT_ROOT / "reports" / study.name)
             print(f"summary written to {out}")
+        elif args.cmd == "verify":
+            from neuron.io import write_json
+            from neuron.verify import verify
+
+            status, res, text = verify(args.report, runs=args.runs, strict=args.strict,
+                                       workdir=args.workdir)
+            print(text)
+            if args.json:
+                write_json(args.json, res.to_dict())
+            return status
         elif args.cmd == "validate":
             for f in args.files:
                 print(f"{f}: {_validate(f)}")
