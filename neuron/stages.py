@@ -844,8 +844,8 @@ def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
     write_text(report_dir / "results.json", _json.dumps(sm.strict_json({
         "study": study_name,
         "bootstrap": {"n_boot": n_boot, "seed": boot_seed, "level": 0.95,
-                      "scheme": "paired two-stage: splits, then test samples within each split "
-                                "(neuron.evaluate.bootstrap_compare)"},
+                      "scheme": "several splits: t-interval over split-level values; one split: "
+                                "paired bootstrap of test samples (neuron.stats.bootstrap_compare)"},
         "table": records, "comparisons": comparisons,
         "summary": agg.to_dict("records"), "runs": rows}), indent=2, allow_nan=False) + "\n")
     figs = {}
