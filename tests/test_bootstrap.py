@@ -400,13 +400,14 @@ def _script(name):
 
 def _strong_weak_report(tmp_path, families, seeds, rng_seed):
     """A summarised toy study: points ``strong`` (Neuron right on every sample) and ``weak``
-    (Neuron right on ~30 %), identical baselines; two splits per family. Returns the report folder."""
+    (Neuron right on ~30 %), identical baselines; three splits per family (the t-interval over
+    two splits, with t(1) = 12.7, is too wide to separate them). Returns the report folder."""
     from neuron.pipeline import collect_results
     from neuron.stages import summarise_study
 
     rng = np.random.default_rng(rng_seed)
     for fam in families:
-        for s in range(2):
+        for s in range(3):
             y = np.random.default_rng(s).integers(0, 5, 60)
             for seed in seeds:
                 for point, right in (("strong", np.ones(60, bool)), ("weak", rng.random(60) < 0.3)):
@@ -435,9 +436,9 @@ def test_results_table_script_compares_points(tmp_path, capsys):
     rep = _strong_weak_report(tmp_path, ["toy"], (0, 1), 2)
     mod.main(str(rep), brief=True, vs="weak")
     lines = {tuple(c.strip() for c in ln.split("|")[1:4]): ln for ln in capsys.readouterr().out.splitlines()}
-    assert "better vs weak" in lines[("strong", "neuron", "4")]           # right on every sample
-    assert "no difference vs weak" in lines[("strong", "baseline", "4")]  # identical baselines
-    assert lines[("weak", "neuron", "4")].endswith("| – | – |")
+    assert "better vs weak" in lines[("strong", "neuron", "6")]           # right on every sample
+    assert "no difference vs weak" in lines[("strong", "baseline", "6")]  # identical baselines
+    assert lines[("weak", "neuron", "6")].endswith("| – | – |")
     with pytest.raises(SystemExit, match="no such point"):
         mod.main(str(rep), vs="nope")
     with pytest.raises(SystemExit, match="results.json: no such file"):
@@ -453,7 +454,7 @@ def test_compare_runs_script_pairs_points_across_families(tmp_path, capsys):
               "--pair", "weak/neuron", "strong/neuron", "--pair", "strong/baseline", "weak/baseline",
               "--names", "strong/neuron=S"])
     lines = {tuple(c.strip() for c in ln.split("|")[1:4]): ln for ln in capsys.readouterr().out.splitlines()}
-    for fam, n in (("toya", "2"), ("toyb", "2"), ("all", "4")):
+    for fam, n in (("toya", "3"), ("toyb", "3"), ("all", "6")):
         verdicts = {k: [c.strip().split("] ")[-1] for c in lines[k].split("|")[4:6]]
                     for k in lines if k[1:] == (fam, n)}
         assert verdicts[("S − weak/neuron", fam, n)] == ["better", "better"]
