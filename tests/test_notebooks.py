@@ -80,6 +80,7 @@ def test_noise_check_finds_outputs_counts_and_widgets():
         assert needle in found
 
 
+@pytest.mark.slow  # another process
 def test_refresh_golden_strip_only_cleans(tmp_path):
     book = nbformat.read(str(NOTEBOOKS[0]), as_version=4)
     for c in book.cells:
