@@ -16,6 +16,9 @@
   FOLDER) [--top-k K] [--method neuron|baseline|auto] [--sample I] [--out FILE.json]``: zero-shot
   prediction of one clip with a finished run (:mod:`neuron.predict`); prints the top-k classes and
   writes JSON (default ``RUN_DIR/predictions/<clip>-<method>.json``).
+- ``verify reports/<study> [--runs RUN ...] [--strict]``: rerun committed runs into a temporary
+  folder and compare their per-sample outcomes with the committed ones (:mod:`neuron.verify`;
+  exit status 0 when reproduced).
 """
 from __future__ import annotations
 
@@ -115,6 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     p_pred.add_argument("--sample", default=None, help="index or name of the sample in a generic .npz of several")
     p_pred.add_argument("--out", type=Path, default=None,
                         help="JSON output (default RUN/predictions/<clip>-<method>.json)")
+    p_ver = sub.add_parser("verify", help="rerun committed runs of a report and compare their outcomes")
+    p_ver.add_argument("report", type=Path, help="a study report folder, e.g. reports/utd_mhad_quick")
+    p_ver.add_argument("--runs", nargs="+", default=None, metavar="RUN",
+                       help="only these runs: run folders (default/utd_mhad_22_5_0/seed0) or split "
+                            "keys (utd_mhad_22_5#0); default every committed run")
+    p_ver.add_argument("--strict", action="store_true",
+                       help="fail on any difference, also when the environment differs")
+    p_ver.add_argument("--workdir", type=Path, default=None,
+                       help="keep the rerun here instead of a temporary folder")
+    p_ver.add_argument("--json", type=Path, default=None, help="also write the result as JSON")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "run":
@@ -162,6 +175,16 @@ def main(argv: list[str] | None = None) -> int:
                 study.seeds = list(args.seeds)
             out = summarise(study, PROJECT_ROOT / "runs" / study.name, PROJECT_ROOT / "reports" / study.name)
             print(f"summary written to {out}")
+        elif args.cmd == "verify":
+            from neuron.io import write_json
+            from neuron.verify import verify
+
+            status, res, text = verify(args.report, runs=args.runs, strict=args.strict,
+                                       workdir=args.workdir)
+            print(text)
+            if args.json:
+                write_json(args.json, res.to_dict())
+            return status
         elif args.cmd == "validate":
             for f in args.files:
                 print(f"{f}: {_validate(f)}")

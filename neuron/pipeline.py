@@ -8,7 +8,8 @@ Layout of the outputs::
         NN_<stage>.ipynb/.html executed notebooks and their reports (inputs hidden)
         <stage>.done.json      what the stage was run with (a stage is skipped when unchanged)
         metrics.json, *.ckpt   results and resumable checkpoints
-    reports/<study>/           summary.html, results.json, results.csv, figures (committed)
+    reports/<study>/           summary.html, results.json, results.csv, outcomes.json,
+                               manifests.json (each run's manifest, no paths), figures (committed)
 
 Stages whose inputs are unchanged are skipped; an interrupted run resumes from its last
 checkpoint (training loops save every epoch). Outputs of different parameters never mix: a run
@@ -587,8 +588,10 @@ def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[Run
                                         "finished_runs": finished, "seconds": seconds,
                                         "written": time.strftime("%Y-%m-%d"),
                                         "config": to_dict(study)})
+    from neuron.manifest import write_report_manifests
     from neuron.reports import scrub_reports, write_index
 
+    write_report_manifests(runs_root, reports, finished)  # what made each run (neuron.verify)
     scrub_reports(reports)  # no machine paths in any report (neuron.reports.scrub_text)
     write_index(reports.parent)
     return reports

@@ -30,6 +30,7 @@ import torch
 from filelock import FileLock
 
 from neuron import evaluate as ev
+from neuron import stats
 from neuron.analysis import compactness
 from neuron.config import (PROJECT_ROOT, DatasetSpec, RunConfig, SplitSpec, data_root,
                            load_dataset_spec, load_split_spec, to_dict)
@@ -534,10 +535,10 @@ def stage_neuron(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats: Feat
     # per-sample predictions (ints) from which summaries recompute metrics and bootstrap them
     outcomes = {"labels": [int(v) for v in labels], "test_sha": sha256_obj(np.asarray(split.test).tolist())[:16]}
     for name, fit in fits.items():
-        outcomes[name] = ev.per_sample_predictions(labels, seen, unseen, results[name],
-                                                   fused=fit.test.full(fit.test.fused, C), **heads(fit.test, C))
+        outcomes[name] = stats.per_sample_predictions(labels, seen, unseen, results[name],
+                                                      fused=fit.test.full(fit.test.fused, C), **heads(fit.test, C))
     for name, sc in variant_test.items():
-        outcomes[name] = ev.per_sample_predictions(labels, seen, unseen, results[name], fused=sc, spatial=sc)
+        outcomes[name] = stats.per_sample_predictions(labels, seen, unseen, results[name], fused=sc, spatial=sc)
     results["outcomes"] = outcomes
     write_json(run_dir / "metrics.json", results)
     return results

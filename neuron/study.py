@@ -3,7 +3,7 @@ seeds and splits, the paper's reported numbers and the summary a study report is
 
 Rows (:func:`collect_results`) are one per run and method, with the metric keys of
 :func:`neuron.evaluate.evaluate_run`; outcomes (:func:`collect_outcomes`) are one per run with
-the per-sample predictions of each method (:func:`neuron.evaluate.per_sample_predictions`).
+the per-sample predictions of each method (:func:`neuron.stats.per_sample_predictions`).
 Tables and their bootstrap intervals come from :mod:`neuron.summary`.
 """
 from __future__ import annotations
@@ -85,7 +85,7 @@ def collect_outcomes(study_dir: str | Path, committed: str | Path | None = None)
 
     Record keys: ``point``, ``split``, ``seed``, ``seen``, ``unseen``, ``labels`` (test labels),
     ``test_sha`` (hash of the test sample indices) and ``methods`` (``{"neuron": ..., "baseline":
-    ...}``, :func:`neuron.evaluate.per_sample_predictions` dicts). Runs written before outcomes
+    ...}``, :func:`neuron.stats.per_sample_predictions` dicts). Runs written before outcomes
     were recorded are left out. A report folder (no runs, an ``outcomes.json``) gives its records;
     ``committed`` adds a report folder's records as :func:`collect_results` does.
     """
@@ -227,8 +227,8 @@ def summarise_study(rows: list[dict], report_dir: Path, study_name: str,
     write_text(report_dir / "results.json", json.dumps(sm.strict_json({
         "study": study_name,
         "bootstrap": {"n_boot": n_boot, "seed": boot_seed, "level": 0.95,
-                      "scheme": "paired two-stage: splits, then test samples within each split "
-                                "(neuron.evaluate.bootstrap_compare)"},
+                      "scheme": "several splits: t-interval over split-level values; one split: "
+                                "paired bootstrap of test samples (neuron.stats.bootstrap_compare)"},
         "table": records, "comparisons": comparisons,
         "summary": agg.to_dict("records"), "runs": rows}), indent=2, allow_nan=False) + "\n")
     figs = {}

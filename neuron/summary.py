@@ -1,5 +1,5 @@
 """A study's compact results table: mean ± std per method and protocol, and paired differences
-with bootstrap confidence intervals (:func:`neuron.evaluate.bootstrap_compare`).
+with bootstrap confidence intervals (:func:`neuron.stats.bootstrap_compare`).
 
 Rows are method x protocol (x point, x split family when a study mixes families); columns ZSL
 top-1 and GZSL seen / unseen / H as "mean ± std" over runs (splits x seeds), the number of runs
@@ -61,7 +61,7 @@ def write_outcomes(path: Path, study: str, runs: Sequence[Mapping[str, Any]]) ->
 
 def method_runs(outcomes: Iterable[Mapping[str, Any]], point: str, method: str,
                 family: str | None = None) -> list[dict]:
-    """The bootstrap input (:func:`neuron.evaluate.bootstrap_compare`) of one point and method."""
+    """The bootstrap input (:func:`neuron.stats.bootstrap_compare`) of one point and method."""
     out = []
     for r in outcomes:
         if r["point"] != point or method not in r["methods"]:
@@ -87,7 +87,7 @@ def compare(outcomes: Sequence[Mapping[str, Any]], a: tuple[str, str], b: tuple[
     Raises:
         ValueError: the two do not pair (other splits or test samples).
     """
-    from neuron.evaluate import bootstrap_compare
+    from neuron.stats import bootstrap_compare
 
     ra = method_runs(outcomes, *a, family)
     rb = method_runs(outcomes, *b, family) if b is not None else None

@@ -12,7 +12,7 @@ with its paired bootstrap 95 % interval (:func:`neuron.summary.compare`, ``commo
 (split, seed) runs both have), once per split family and, when there are several families, once
 over all of them (splits resampled across families). The verdict is "better"/"worse" for A when
 the interval excludes 0, else "no difference". ``--names POINT/METHOD=label`` sets the label a pair
-is printed with. Scheme and source of the bootstrap: :func:`neuron.evaluate.bootstrap_compare`.
+is printed with. Scheme and source of the bootstrap: :func:`neuron.stats.bootstrap_compare`.
 
 Raises SystemExit naming the folder or pair when a folder has no ``outcomes.json`` or a pair has no
 runs with per-sample outcomes.

@@ -59,6 +59,7 @@ def test_tcmalloc_reaches_children_inside_the_block_only(monkeypatch):
     assert "LD_PRELOAD" not in os.environ and not _child_has_tcmalloc()
 
 
+@pytest.mark.slow  # another process
 @needs_tcmalloc
 def test_stage_kernels_run_with_tcmalloc(tmp_path, monkeypatch):
     from neuron.pipeline import execute_notebook

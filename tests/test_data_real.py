@@ -7,9 +7,9 @@ import scipy.io
 
 from neuron import config
 from neuron.data import load_processed, read_raw
-from neuron.data.nw_ucla import read_nw_ucla, read_ucla_file
+from neuron.data.nw_ucla import read_ucla_file
 from neuron.data.transforms import crop_resize, to_stream
-from neuron.data.utd_mhad import read_utd_file, read_utd_mhad
+from neuron.data.utd_mhad import read_utd_mhad
 from neuron.errors import DataError
 
 

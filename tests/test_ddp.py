@@ -84,6 +84,7 @@ def test_single_process_helpers_are_identity():
     assert nd.all_reduce_mean(2.0, 3.0) == 2.0
 
 
+@pytest.mark.slow  # another process
 def test_ddp_two_gloo_processes_match_single_process(tmp_path):
     torch.set_num_threads(1)
     ref_model = _model()

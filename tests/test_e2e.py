@@ -25,8 +25,15 @@ def test_smoke_study_end_to_end(data_root, tmp_path, monkeypatch):
     man = json.loads((run / "manifest.json").read_text())
     assert man["seed"] == 0 and man["params"]["data"]["split"] == "utd_mhad_smoke"
     assert "data" in man["extra"] and man["git_commit"]
-    rows = collect_results(tmp_path / "runs/smoke")
-    assert 0 <= rows[0]["honest/zsl_top1"] <= 100
+    # the machine's thread count: the pinned smoke metrics within their tolerance (tests/test_golden.py)
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from refresh_golden import smoke_rows
+    from test_golden import check_rows
+
+    assert {r["method"] for r in collect_results(tmp_path / "runs/smoke")} == set(methods)
+    check_rows(smoke_rows(tmp_path / "runs/smoke"), exact=False)
     html = (reports / "04_neuron.html").read_text()
     assert "data:image/png" in html and "honest" in html
     # unchanged inputs: every stage is skipped (only the summary runs again)

@@ -8,10 +8,15 @@ and memory, projections, stepwise alignment, logit scale 0.1) and the non-local 
 graph convolution (shift indices, feature mask, linear map, joint-major BatchNorm, residual
 projection), in eval mode. Not verified here: the temporal shift (the official op is a CUDA
 extension), the encoder as a whole, and training (losses, gradients, optimiser).
+
+Without the fixture these tests skip on a workstation but FAIL under CI (the environment variable
+``CI`` set to anything but ``""``, ``0`` or ``false``; ``.ci/run`` sets ``CI=1``), so a CI machine
+without ``../shared/fixtures`` cannot pass while checking nothing.
 """
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,14 +43,39 @@ def _fixture_path() -> Path | None:
     return next((c for c in cands if c.is_file()), None)
 
 
-@pytest.fixture(scope="module")
-def official():
+def under_ci() -> bool:
+    """True when the ``CI`` environment variable is set (not empty, ``0`` or ``false``)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
+def load_official() -> dict:
+    """The fixture's arrays; skips without it, or fails under CI (:func:`under_ci`)."""
     path = _fixture_path()
     if path is None:
-        pytest.skip(f"{FIXTURE} not found: set NEURON_FIXTURES to its folder, or put it in "
-                    "<data root>/../fixtures (the shared fixtures folder)")
+        why = (f"{FIXTURE} not found: set NEURON_FIXTURES to its folder, or put it in "
+               "<data root>/../fixtures (the shared fixtures folder)")
+        if under_ci():
+            pytest.fail(f"CI: {why}", pytrace=False)
+        pytest.skip(why)
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+@pytest.fixture(scope="module")
+def official():
+    return load_official()
+
+
+def test_missing_fixture_fails_under_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "_fixture_path", lambda: None)
+    for ci in ("1", "true"):
+        monkeypatch.setenv("CI", ci)
+        with pytest.raises(pytest.fail.Exception, match="CI: official_neuron_head.npz not found"):
+            load_official()
+    for ci in ("", "0"):
+        monkeypatch.setenv("CI", ci)
+        with pytest.raises(pytest.skip.Exception):
+            load_official()
 
 
 def _assert_close(ours: torch.Tensor, ref: np.ndarray, what: str) -> None:
@@ -224,3 +254,4 @@ def test_encoder_converter_roundtrip_and_xpos_check():
     # and a ModelMatch head is not an encoder
     with pytest.raises(ValueError, match="no Shift-GCN units"):
         load_official_state({"head.spatial_prototype.weight": torch.zeros(80, 256)}, encoder=dst)
+

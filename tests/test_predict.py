@@ -14,7 +14,7 @@ import pytest
 
 from conftest import ROOT
 from neuron import predict as npred
-from neuron.config import load_dataset_spec, load_run_config, to_dict
+from neuron.config import load_run_config, to_dict
 from neuron.data.base import SkeletonDataset
 from neuron.data.generic import write_generic_npz
 from neuron.data.layouts import KINECT_V1_20

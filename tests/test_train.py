@@ -94,6 +94,7 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow  # another process
 def test_sigkill_mid_epoch_then_resume(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT.format(tests=str(ROOT / "tests")))

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from neuron import stages
-from neuron.evaluate import METHODS, mean_log_softmax, sample_correctness
+from neuron.evaluate import METHODS, mean_log_softmax
+from neuron.stats import sample_correctness
 from neuron.train import Scores
 
 from test_protocol_fixes import (C, _bundle, _cfg, _feats, _one_thread,  # noqa: F401  (shared

@@ -1,0 +1,133 @@
+"""``python -m neuron verify``: the comparison on committed outcomes made to differ (fast), and a
+real rerun of the smoke study that reproduces while an edited copy of its report does not
+(slow)."""
+import copy
+import json
+import shutil
+
+import pytest
+
+from conftest import ROOT
+from neuron import verify as v
+from neuron.__main__ import main
+from neuron.errors import ConfigError
+
+QUICK = ROOT / "reports" / "utd_mhad_quick"
+
+
+def _committed():
+    study, records, manifests = v.load_report(QUICK)
+    return study, records, manifests
+
+
+def _flip_one(records, method="neuron"):
+    """A copy of the records with one honest GZSL prediction of ``method`` made right or wrong."""
+    out = copy.deepcopy(records)
+    rec = out[0]
+    g = rec["methods"][method]["honest"]["gzsl"]
+    i = next(i for i, (p, y) in enumerate(zip(g, rec["labels"])) if p != y)
+    g[i] = rec["labels"][i]
+    return out
+
+
+def test_load_report_reads_the_main_jobs_committed_run_and_manifest():
+    study, records, manifests = _committed()
+    assert study.name == "utd_mhad_quick" and len(records) == 1
+    rd = v.rel_dir(records[0])
+    assert rd == "default/utd_mhad_22_5_0/seed0"
+    man = manifests[rd]  # from manifests.json, or the manifest the stage report prints
+    assert man["git_commit"] and man["params"]["data"]["split"] == "utd_mhad_22_5"
+    assert man["data"]["test"] == len(records[0]["labels"])
+    assert v.select(records, ["utd_mhad_22_5#0"]) == records
+    with pytest.raises(ConfigError, match="matches no committed run"):
+        v.select(records, ["default/utd_mhad_22_5_1/seed0"])
+
+
+def test_identical_outcomes_reproduce():
+    _, records, manifests = _committed()
+    res = v.compare(records, manifests, copy.deepcopy(records), copy.deepcopy(manifests), n_boot=200)
+    assert res.reproduced and res.runs == {"default/utd_mhad_22_5_0/seed0": "reproduced"}
+    assert res.exit_status() == 0 and res.exit_status(strict=True) == 0
+    assert res.differences == [] and not res.env_differs
+    assert "reproduced" in v.format_result(res, "utd_mhad_quick")
+
+
+def test_a_changed_prediction_with_the_same_environment_is_a_numerics_change():
+    _, records, manifests = _committed()
+    new_man = copy.deepcopy(manifests)
+    for m in new_man.values():
+        m["git_commit"] = "0" * 40  # another commit: the code changed, nothing else
+    res = v.compare(records, manifests, _flip_one(records), new_man, n_boot=200)
+    assert res.runs == {"default/utd_mhad_22_5_0/seed0": "differs"}
+    assert not res.env_differs and res.exit_status() == 1
+    diffs = {(d["method"], d["protocol"], d["metric"]): d for d in res.differences}
+    assert set(m for m, _, _ in diffs) == {"neuron"}  # only the edited method
+    d = diffs[("neuron", "honest", "gzsl_seen")] if ("neuron", "honest", "gzsl_seen") in diffs \
+        else diffs[("neuron", "honest", "gzsl_unseen")]
+    assert d["diff"] > 0 and d["ci"][0] <= d["diff"] <= d["ci"][1]
+    assert ("neuron", "honest", "zsl_top1") not in diffs  # the ZSL predictions are unchanged
+    text = v.format_result(res, "utd_mhad_quick")
+    assert "a change of the numerics" in text and "git_commit" in text
+
+
+def test_a_changed_prediction_with_another_environment_lists_the_causes():
+    _, records, manifests = _committed()
+    new_man = copy.deepcopy(manifests)
+    for m in new_man.values():
+        m["numerics"] = {**v._numerics(m), "threads": 16, "cpu_capability": "AVX2"}
+    res = v.compare(records, manifests, _flip_one(records), new_man, n_boot=200)
+    causes = {f: (a, b) for f, a, b in res.causes["default/utd_mhad_22_5_0/seed0"]}
+    assert causes["numerics.threads"] == (1, 16)
+    assert res.env_differs and res.exit_status() == 0 and res.exit_status(strict=True) == 1
+    text = v.format_result(res, "utd_mhad_quick")
+    assert "numerics.threads: committed 1, rerun 16" in text
+    assert ("some interval excludes 0" in text) == res.interval_excludes_zero
+
+
+def test_without_a_committed_manifest_a_difference_fails():
+    _, records, manifests = _committed()
+    res = v.compare(records, {}, _flip_one(records), manifests, n_boot=200)
+    assert not res.env_recorded and res.exit_status() == 1
+    res = v.compare(records, {}, copy.deepcopy(records), manifests, n_boot=200)
+    assert res.exit_status() == 0
+
+
+def test_other_test_samples_are_a_cause_and_unpaired():
+    _, records, manifests = _committed()
+    new = copy.deepcopy(records)
+    new[0]["test_sha"] = "0123456789abcdef"
+    new[0]["labels"] = new[0]["labels"][:-1]
+    for m in new[0]["methods"].values():
+        m["honest"]["gzsl"] = m["honest"]["gzsl"][:-1]
+        for head in m.get("paper", {}).get("gzsl", {}):
+            m["paper"]["gzsl"][head] = m["paper"]["gzsl"][head][:-1]
+    res = v.compare(records, manifests, new, manifests, n_boot=50)
+    assert ("data.test_sha", records[0]["test_sha"], "0123456789abcdef") in res.causes[v.rel_dir(records[0])]
+    assert res.env_differs and all(d["ci"] is None for d in res.differences)
+
+
+@pytest.mark.slow
+def test_verify_reruns_the_smoke_study(smoke_study, tmp_path, monkeypatch, capsys):
+    """One real rerun: the edited copy of the report differs (a numerics change: exit 1), and the
+    same rerun compared with the untouched report reproduces."""
+    _, report = smoke_study
+    edited = tmp_path / "smoke"
+    shutil.copytree(report, edited)
+    records = json.loads((edited / "outcomes.json").read_text())
+    records["runs"] = _flip_one(records["runs"])
+    (edited / "outcomes.json").write_text(json.dumps(records))
+    rc = main(["verify", str(edited), "--workdir", str(tmp_path / "work"),
+               "--json", str(tmp_path / "v.json")])
+    out = capsys.readouterr().out
+    assert rc == 1, out
+    assert "default/utd_mhad_smoke_0/seed0: differs" in out and "a change of the numerics" in out
+    res = json.loads((tmp_path / "v.json").read_text())
+    assert not res["reproduced"] and res["differences"] and not res["env_differs"]
+    # the rerun against the untouched report: identical
+    _, committed, manifests = v.load_report(report)
+    from neuron.pipeline import collect_outcomes
+
+    rerun = collect_outcomes(tmp_path / "work" / "runs")
+    new_man = {v.rel_dir(r): v.report_entry(json.loads(
+        (tmp_path / "work" / "runs" / v.rel_dir(r) / "manifest.json").read_text())) for r in rerun}
+    assert v.compare(committed, manifests, rerun, new_man).reproduced
