@@ -34,8 +34,7 @@ from neuron.config import (PROJECT_ROOT, StudyConfig, deep_update, load_run_conf
 from neuron.errors import ConfigError, NeuronError
 from neuron.io import sha256_file, write_json
 from neuron.keys import stage_key
-# collect_results / collect_outcomes are also imported from here by notebooks/05_summary.ipynb
-from neuron.study import collect_outcomes, collect_results, report_records, run_key  # noqa: F401
+from neuron.study import report_records, run_key
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 STAGES = {

@@ -33,7 +33,7 @@ from neuron.config import (PARAMS_DIR, PROJECT_ROOT, StudyConfig, deep_update, l
                            load_split_spec, load_study_config, read_yaml, to_dict)
 from neuron.errors import NeuronError
 from neuron.io import atomic_path, write_text
-from neuron.stages import PAPER_REPORTED
+from neuron.study import PAPER_REPORTED
 
 #: Suffixes of report files the scrubber and the path check look at.
 REPORT_SUFFIXES = (".html", ".json", ".csv", ".md")
@@ -659,7 +659,7 @@ def headline_md(root: Path, dataset: str) -> str:
 
 def reproduced_md(root: Path) -> str:
     """The README's "What is reproduced" table: the paper's settings (code path, side
-    information, the paper's reported numbers from :data:`neuron.stages.PAPER_REPORTED`) and the
+    information, the paper's reported numbers from :data:`neuron.study.PAPER_REPORTED`) and the
     datasets that run here with their main comparison."""
     rows = []
     for study, dataset, split in PAPER_SETTINGS:

@@ -44,8 +44,6 @@ from neuron.models import FrozenEncoder, GlobalAlignment, Neuron, ShiftGCN
 from neuron.side_info import class_name_side_info, load_side_info
 from neuron.side_info.embed import embed_side_info, load_paper_embeddings
 from neuron.side_info.generate import generate_configured
-# summarise_study is also imported from here by notebooks/05_summary.ipynb
-from neuron.study import summarise_study  # noqa: F401
 from neuron.train import (Features, FitResult, Scores, batches_per_epoch, extract_features,
                           fused_final_round, label_map, pretrain_encoder, resolve_device, score_baseline,
                           score_neuron, seed_everything, train_baseline, train_neuron)

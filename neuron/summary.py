@@ -52,7 +52,7 @@ def strict_json(obj: Any) -> Any:
 
 # --------------------------------------------------------------------------- outcomes files
 def write_outcomes(path: Path, study: str, runs: Sequence[Mapping[str, Any]]) -> None:
-    """Write per-run outcomes (:func:`neuron.pipeline.collect_outcomes`) as strict JSON, one run
+    """Write per-run outcomes (:func:`neuron.study.collect_outcomes`) as strict JSON, one run
     per line (``{"study": ..., "runs": [...]}``)."""
     lines = [json.dumps(strict_json(r), separators=(",", ":"), allow_nan=False) for r in runs]
     body = ",\n".join(lines)
@@ -144,7 +144,7 @@ def study_table(rows: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[st
                 by_family: bool, n_boot: int = 2000, seed: int = 0):
     """The compact table of a study.
 
-    ``rows``: :func:`neuron.pipeline.collect_results` rows with a ``family`` key; ``outcomes``:
+    ``rows``: :func:`neuron.study.collect_results` rows with a ``family`` key; ``outcomes``:
     per-run outcomes or None/empty (old runs: differences marked :data:`NO_OUTCOMES`).
     Returns ``(display DataFrame, records, comparisons)``: the formatted table (strings), one
     numeric record per row (for results.json) and every comparison made (one per metric).

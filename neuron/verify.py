@@ -39,7 +39,8 @@ from typing import Any
 from neuron.config import StudyConfig, from_dict, load_run_config, to_dict
 from neuron.errors import ConfigError, NeuronError
 from neuron.manifest import params_diff, read_report_manifests, report_entry
-from neuron.pipeline import STAGES, RunSpec, collect_outcomes, expand_study, run_rel_dir, run_stages
+from neuron.pipeline import STAGES, RunSpec, expand_study, run_rel_dir, run_stages
+from neuron.study import collect_outcomes
 
 #: Manifest fields compared as the environment of a run (``numerics.*`` are the ones CPU results
 #: depend on; packages are listed when they differ).

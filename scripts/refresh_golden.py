@@ -55,7 +55,7 @@ TOLERANCE_POINTS = 15.0
 def smoke_rows(runs_root: Path) -> dict:
     """method -> {metric: value} of the smoke run under ``runs_root`` (numbers only)."""
     sys.path.insert(0, str(ROOT))
-    from neuron.pipeline import collect_results
+    from neuron.study import collect_results
 
     return {r["method"]: {k: v for k, v in r.items() if k not in ("point", "split", "seed", "method")}
             for r in collect_results(runs_root)}

@@ -264,8 +264,7 @@ def _fake_study(root):
 
 
 def test_summary_table_intervals_and_strict_results_json(tmp_path):
-    from neuron.pipeline import collect_outcomes, collect_results
-    from neuron.stages import summarise_study
+    from neuron.study import collect_outcomes, collect_results, summarise_study
 
     study = tmp_path / "runs"
     _fake_study(study)
@@ -300,8 +299,7 @@ def test_summary_table_intervals_and_strict_results_json(tmp_path):
 def test_summary_of_study_stopped_part_way(tmp_path):
     """Points with fewer (or other) splits than their reference are compared on the runs both
     have, say so, and never stop the summary; bootstrap_compare itself still refuses to pair."""
-    from neuron.pipeline import collect_outcomes, collect_results
-    from neuron.stages import summarise_study
+    from neuron.study import collect_outcomes, collect_results, summarise_study
     from neuron.summary import NO_COMMON, compare
 
     study = tmp_path / "runs"
@@ -340,8 +338,7 @@ def test_summary_of_study_stopped_part_way(tmp_path):
 def test_summary_keeps_committed_runs_not_on_this_machine(tmp_path):
     """A study continued where the earlier runs/ is gone: the committed report's runs stay in
     the new summary, a run found again under runs/ replaces its committed record."""
-    from neuron.pipeline import collect_outcomes, collect_results
-    from neuron.stages import summarise_study
+    from neuron.study import collect_outcomes, collect_results, summarise_study
 
     _fake_study(tmp_path / "old")                     # toy#0, toy#1 x seeds 0, 1: committed
     rep = tmp_path / "rep"
@@ -367,8 +364,7 @@ def test_summary_keeps_committed_runs_not_on_this_machine(tmp_path):
 
 @pytest.mark.parametrize("study", ["ablations", "utd_mhad_paper"])
 def test_summary_of_committed_report_without_outcomes(study, tmp_path):
-    from neuron.pipeline import collect_results
-    from neuron.stages import summarise_study
+    from neuron.study import collect_results, summarise_study
     from neuron.summary import NO_OUTCOMES
 
     rows = collect_results(ROOT / "reports" / study)
@@ -402,8 +398,7 @@ def _strong_weak_report(tmp_path, families, seeds, rng_seed):
     """A summarised toy study: points ``strong`` (Neuron right on every sample) and ``weak``
     (Neuron right on ~30 %), identical baselines; three splits per family (the t-interval over
     two splits, with t(1) = 12.7, is too wide to separate them). Returns the report folder."""
-    from neuron.pipeline import collect_results
-    from neuron.stages import summarise_study
+    from neuron.study import collect_results, summarise_study
 
     rng = np.random.default_rng(rng_seed)
     for fam in families:
@@ -419,8 +414,7 @@ def _strong_weak_report(tmp_path, families, seeds, rng_seed):
 
 
 def test_results_table_script_prints_intervals(tmp_path, capsys):
-    from neuron.pipeline import collect_results
-    from neuron.stages import summarise_study
+    from neuron.study import collect_results, summarise_study
 
     _fake_study(tmp_path / "runs")
     summarise_study(collect_results(tmp_path / "runs"), tmp_path / "rep", "toy", tmp_path / "runs",

@@ -6,7 +6,8 @@ import time
 import pytest
 
 from conftest import ROOT
-from neuron.pipeline import collect_results, run_study
+from neuron.pipeline import run_study
+from neuron.study import collect_results
 
 
 @pytest.mark.slow

@@ -125,7 +125,7 @@ def test_verify_reruns_the_smoke_study(smoke_study, tmp_path, monkeypatch, capsy
     assert not res["reproduced"] and res["differences"] and not res["env_differs"]
     # the rerun against the untouched report: identical
     _, committed, manifests = v.load_report(report)
-    from neuron.pipeline import collect_outcomes
+    from neuron.study import collect_outcomes
 
     rerun = collect_outcomes(tmp_path / "work" / "runs")
     new_man = {v.rel_dir(r): v.report_entry(json.loads(
