@@ -565,8 +565,8 @@ def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[Run
     record. Delete the report folder to summarise ``runs_root`` alone.
     When ``runs_root`` holds no finished run but ``reports`` has a ``results.json``, the report
     is rebuilt from its own committed files (rows, ``outcomes.json``) without ``runs/``.
-    Every file of ``reports`` is then scrubbed of machine paths and ``reports/../index.html``
-    rewritten (:mod:`neuron.reports`).
+    Every file of ``reports`` is then scrubbed of machine paths and the generated files of
+    ``reports/..`` rewritten (index, study READMEs' tables; :func:`neuron.reports.write_all`).
     """
     runs = runs if runs is not None else expand_study(study)
     reports.mkdir(parents=True, exist_ok=True)
@@ -588,11 +588,11 @@ def summarise(study: StudyConfig, runs_root: Path, reports: Path, runs: list[Run
                                         "written": time.strftime("%Y-%m-%d"),
                                         "config": to_dict(study)})
     from neuron.manifest import write_report_manifests
-    from neuron.reports import scrub_reports, write_index
+    from neuron.reports import scrub_reports, write_all
 
     write_report_manifests(runs_root, reports, finished)  # what made each run (neuron.verify)
     scrub_reports(reports)  # no machine paths in any report (neuron.reports.scrub_text)
-    write_index(reports.parent)
+    write_all(reports.parent)  # index, reports/README.md, the study's README tables (and the README's)
     return reports
 
 
