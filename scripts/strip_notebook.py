@@ -20,6 +20,8 @@ stripped notebooks.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -54,7 +56,8 @@ def is_golden(cell) -> bool:
 def strip(book):
     """Strip ``book`` (an nbformat v4 notebook) in place and return it: no outputs, execution
     counts or editor metadata; golden cells keep their outputs (without execution counts) and
-    get the execution count 1. Cell ids are kept (JupyterLab keeps them stable)."""
+    get the execution count 1. Cell ids are kept (JupyterLab keeps them stable); a cell without
+    one gets an id from its position and source, so the filter gives the same bytes every time."""
     golden = [c for c in book.cells if is_golden(c)]
     for cell in golden:
         cell.metadata["keep_output"] = True
@@ -64,6 +67,19 @@ def strip(book):
         del cell.metadata["keep_output"]
         cell.execution_count = 1
     return book
+
+
+def read_book(raw: str):
+    """A notebook from its JSON text. A v4.5 cell without an id gets one from its position and
+    source before nbformat reads it (nbformat would give it a random id each time), so the
+    filter gives the same bytes for the same input."""
+    d = json.loads(raw)
+    if d.get("nbformat") == 4 and d.get("nbformat_minor", 0) >= 5:
+        for i, cell in enumerate(d.get("cells", [])):
+            if not cell.get("id"):
+                src = "".join(cell.get("source", ""))
+                cell["id"] = hashlib.sha1(f"{i}:{src}".encode()).hexdigest()[:12]
+    return nbformat.reads(json.dumps(d), as_version=nbformat.NO_CONVERT)
 
 
 def text(book) -> str:
@@ -100,11 +116,11 @@ def main(argv=None) -> int:
             print(f"notebook filter not installed (not a git clone?): {exc}", file=sys.stderr)
         return 0
     if not args.files:  # the clean filter: UTF-8 whatever the locale
-        book = nbformat.reads(sys.stdin.buffer.read().decode("utf-8"), as_version=nbformat.NO_CONVERT)
+        book = read_book(sys.stdin.buffer.read().decode("utf-8"))
         sys.stdout.buffer.write(text(strip(book)).encode("utf-8"))
         return 0
     for path in args.files:
-        book = strip(nbformat.read(str(path), as_version=nbformat.NO_CONVERT))
+        book = strip(read_book(Path(path).read_text(encoding="utf-8")))
         if args.textconv:
             sys.stdout.buffer.write(text(book).encode("utf-8"))
         else:
