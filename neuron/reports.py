@@ -384,7 +384,7 @@ def write_index(reports_root: str | os.PathLike | None = None) -> Path:
             "<p>One line per study: the question it asks and its main comparison, Neuron (the "
             "paper's configuration and scoring) against the global-alignment baseline trained "
             "beside it, validation-calibrated protocol: the difference in ZSL top-1 and GZSL H "
-            "(percentage points) with its paired bootstrap 95&nbsp;% interval; an interval that "
+            "(percentage points) with its paired 95&nbsp;% interval (t over splits, or a bootstrap of test samples for one split); an interval that "
             "covers 0 reads \"no difference\". Runs: finished of planned (the study file's runs "
             "plus any run beyond them). Written by <code>python -m neuron index</code> from each "
             "study's <code>results.json</code> and <code>study.json</code>.</p>\n"
@@ -405,7 +405,7 @@ def write_reports_readme(reports_root: str | os.PathLike | None = None) -> Path:
              "made it and what it found; `summary.html` is its rendered summary, `results.json` its "
              "numbers. Main comparison: Neuron (paper configuration) against the baseline trained "
              "beside it, validation-calibrated protocol, difference in percentage points with its "
-             "paired bootstrap 95 % interval. Runs: finished of planned.", "",
+             "paired 95 % interval (t over splits; bootstrap of test samples for one split). Runs: finished of planned.", "",
              "| study | question | main comparison | runs | date |", "|---|---|---|---|---|"]
     for folder in _studies(root):
         f = study_facts(folder)
@@ -573,7 +573,7 @@ STUDY_README = """# `{name}`
 ## Results
 
 Validation-calibrated protocol, mean ± std over runs; Δ is the paired difference to the row
-named under "vs" with its bootstrap 95 % interval (an interval covering 0 reads "no difference").
+named under "vs" with its paired 95 % interval (t over splits; bootstrap of test samples for one split) (an interval covering 0 reads "no difference").
 
 <!-- results:table -->
 <!-- /results:table -->
