@@ -1,0 +1,108 @@
+"""Stage notebooks as documents and their reports: prose before every output, one parameters
+cell, numbers (not metric names) in the checked cells, "n/a" for undefined metrics, and no
+empty run folder after a failed run."""
+import os
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+from neuron import notebook
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+GOLDEN = "# NBVAL_CHECK_OUTPUT"
+SHOWS = ("display(", "fig = ", "plot_")  # a code cell that shows a table or figure
+
+
+def _shows_something(cell) -> bool:
+    lines = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.startswith("#")]
+    last = lines[-1] if lines else ""
+    bare = last and "=" not in last.split("(")[0] and not last.startswith(("print", "import", "from", "%", "if ", "for ", " "))
+    return any(s in cell.source for s in SHOWS) or bool(bare)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_reads_as_a_document(path):
+    book = nbformat.read(str(path), as_version=4)
+    cells = book.cells
+    assert cells[0].cell_type == "markdown" and len(cells[0].source.split()) >= 15, \
+        f"{path.name}: opens with what the stage does and what to look at"
+    assert sum("parameters" in c.metadata.get("tags", []) for c in cells) == 1
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "code" or cell.source.startswith(GOLDEN) or "parameters" in cell.metadata.get("tags", []):
+            continue
+        if _shows_something(cell):
+            before = cells[i - 1]
+            assert before.cell_type == "markdown" or _shows_something(before) is False and \
+                cells[i - 2].cell_type == "markdown", f"{path.name} cell {i}: no sentence before what it shows"
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            text = cell.source.lower()
+            assert "**honest**" not in text and "**paper**" not in text, path.name
+        if cell.source.startswith(GOLDEN):
+            assert "sorted(k for k in" not in cell.source and "print({k:" not in cell.source, \
+                f"{path.name}: the checked cell prints values, not key names"
+
+
+METRICS = {
+    "neuron": {"honest/zsl_top1": 46.835, "honest/zsl_top5": 100.0, "honest/gzsl_seen": 54.42,
+               "honest/gzsl_unseen": 41.77, "honest/gzsl_h": 47.26,
+               "paper/zsl_top1": 49.37, "paper/gzsl_seen": 76.35, "paper/gzsl_unseen": 0.0,
+               "paper/gzsl_h": 0.0},
+    "baseline": {"honest/zsl_top1": 68.35, "honest/zsl_top5": 100.0, "honest/gzsl_seen": 0.0,
+                 "honest/gzsl_unseen": 0.0, "honest/gzsl_h": 0.0, "paper/zsl_top1": 68.35},
+}
+
+
+def test_results_table_shows_n_a_not_nan():
+    table = notebook.results_table(METRICS)
+    assert list(table.columns) == list(notebook.METRIC_COLUMNS)
+    paper = table.loc[("neuron", "official-code (test-tuned)")]
+    assert paper["ZSL top-5"] == "n/a" and paper["ZSL top-1"] == "49.37"
+    assert paper["GZSL unseen"] == "0.00" and paper["GZSL H"] == "0.00"  # measured, kept
+    assert table.loc[("neuron", "validation-calibrated"), "ZSL top-1"] == "46.84"
+    base = table.loc[("baseline", "validation-calibrated")]
+    assert base["GZSL H"] == "n/a" and base["GZSL seen"] == "0.00"  # 0/0 is undefined
+    base_paper = table.loc[("baseline", "official-code (test-tuned)")]
+    assert base_paper["GZSL seen"] == "n/a" and base_paper["GZSL H"] == "n/a"
+    text = table.to_html()
+    assert "NaN" not in text and "nan" not in text
+    assert notebook.headline_lines(METRICS)[0] == "neuron, validation-calibrated: ZSL top-1 46.8, GZSL H 47.3"
+
+
+def test_unused_run_folder_is_removed_used_one_kept(tmp_path):
+    run = tmp_path / "runs" / "notebook_x" / "default" / "s_0" / "seed0"
+    created = notebook.first_missing(run)
+    assert created == tmp_path / "runs"
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text("{}")
+    (run / "figures").mkdir()
+    assert notebook.remove_unused_run(run, created) and not created.exists()
+    run.mkdir(parents=True)
+    (run / "manifest.json").write_text("{}")
+    (run / "metrics.json").write_text("{}")
+    assert not notebook.remove_unused_run(run, created) and (run / "metrics.json").exists()
+    assert notebook.first_missing(run) is None and not notebook.remove_unused_run(run, None)
+
+
+@pytest.mark.slow
+def test_failed_papermill_run_leaves_no_run_folder(tmp_path):
+    """open_run in a kernel, then a failing cell: papermill fails, the run folder is gone."""
+    import papermill as pm
+
+    run_dir = tmp_path / "runs" / "notebook_smoke" / "default" / "seed0"
+    book = nbformat.v4.new_notebook()
+    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    book.cells = [
+        nbformat.v4.new_code_cell(f"run_dir = {str(run_dir)!r}", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import yaml\nfrom neuron import notebook\n"
+                                  f"config = yaml.safe_load(open({str(ROOT / 'params/runs/smoke.yaml')!r}))\n"
+                                  "run = notebook.open_run('', config, run_dir, True)"),
+        nbformat.v4.new_code_cell("raise RuntimeError('the data stage failed')"),
+    ]
+    src = tmp_path / "fail.ipynb"
+    nbformat.write(book, str(src))
+    os.environ["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
+    with pytest.raises(pm.PapermillExecutionError):
+        pm.execute_notebook(str(src), str(tmp_path / "out.ipynb"), cwd=str(ROOT), progress_bar=False)
+    assert not (tmp_path / "runs").exists(), sorted(p.name for p in tmp_path.rglob("*"))
