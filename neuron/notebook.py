@@ -174,6 +174,21 @@ def headline_lines(metrics: dict) -> list[str]:
     return lines
 
 
+def compactness_table(compactness: dict) -> pd.DataFrame:
+    """Intra-class compactness per evolution round, rounds numbered from 1 as in
+    :func:`neuron.analysis.plot_compactness`: ``{branch: [round 1, round 2, ...]}`` -> rows
+    ``round`` 1..R, one column per branch, 4 decimals."""
+    table = pd.DataFrame(compactness).round(4)
+    table.index = pd.RangeIndex(1, len(table) + 1, name="round")
+    return table
+
+
+def one_per_class(labels) -> list[int]:
+    """Index of the first sample of every class present in ``labels`` ``(N,)``, by class id."""
+    labels = np.asarray(labels)
+    return [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
+
+
 def load_scores(run_dir: Path) -> dict:
     """The test scores and representations saved by :func:`neuron.stages.stage_neuron`
     (``scores.pt``), as numpy: ``labels (N,)``, ``classes``, ``fused (N, C)``, per-round

@@ -106,3 +106,30 @@ def test_failed_papermill_run_leaves_no_run_folder(tmp_path):
     with pytest.raises(pm.PapermillExecutionError):
         pm.execute_notebook(str(src), str(tmp_path / "out.ipynb"), cwd=str(ROOT), progress_bar=False)
     assert not (tmp_path / "runs").exists(), sorted(p.name for p in tmp_path.rglob("*"))
+
+
+def test_compactness_table_numbers_rounds_as_the_plot():
+    table = notebook.compactness_table({"spatial": [0.91234, 0.8, 0.7], "temporal": [0.5, 0.4, 0.3]})
+    assert list(table.index) == [1, 2, 3] and table.index.name == "round"
+    assert table.loc[1, "spatial"] == 0.9123
+    assert notebook.one_per_class([2, 0, 2, 1, 0]) == [1, 3, 0]
+
+
+def test_class_counts_legend_beside_the_bars_and_titles_whole():
+    import numpy as np
+
+    import neuron.analysis as na
+
+    fig = na.plot_class_counts({"train": np.array([0, 0, 1]), "test": np.array([1, 2])},
+                               ["wave", "clap", "a very long class name that goes on"], [2])
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1 - 1  # right of the axes, over no bar
+    seq = np.zeros((3, 4, 2, 1), np.float32)
+    title = "right arm swipe to the left, then back"
+    fig = na.plot_skeleton_grid([seq], [4], [title], [(0, 1)], cols=2)
+    fig.canvas.draw()
+    shown = fig.axes[0].get_title()
+    assert shown.replace("\n", " ") == title
+    assert fig.axes[0].title.get_window_extent().x1 <= fig.bbox.x1
