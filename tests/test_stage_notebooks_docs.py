@@ -2,6 +2,7 @@
 cell, numbers (not metric names) in the checked cells, "n/a" for undefined metrics, and no
 empty run folder after a failed run."""
 import ast
+import json
 import os
 
 import nbformat
@@ -142,3 +143,51 @@ def test_class_counts_legend_beside_the_bars_and_titles_whole():
     shown = fig.axes[0].get_title()
     assert shown.replace("\n", " ") == title
     assert fig.axes[0].title.get_window_extent().x1 <= fig.bbox.x1
+
+
+def test_text_embedding_and_file_reading_report_progress(tmp_path, monkeypatch):
+    import numpy as np
+
+    from neuron import progress
+    from neuron.data.utd_mhad import read_utd_mhad
+    from neuron.text import TextEncoder
+
+    path = tmp_path / "p.jsonl"
+    monkeypatch.setenv(progress.ENV, str(path))
+    monkeypatch.setattr(progress, "MIN_INTERVAL", 0.0)
+    monkeypatch.setattr(progress, "_last", {})  # leave no throttling state to other tests
+
+    class Toy(TextEncoder):
+        model_id, dim, batch_size = "toy", 2, 2
+
+        def _encode_batch(self, texts):
+            return np.zeros((len(texts), 2), np.float32)
+
+    assert Toy().encode(["a", "b", "c"]).shape == (3, 2)
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    assert lines[-1] == {"task": "embedding texts", "n": 2, "total": 2, "unit": "batch"}
+    path.write_text("")
+    with pytest.raises(Exception):  # a corrupt file; the loop reported before reading it
+        (tmp_path / "utd").mkdir()
+        (tmp_path / "utd" / "a1_s1_t1_skeleton.mat").write_bytes(b"not a mat file")
+        read_utd_mhad(tmp_path / "utd", ["wave"])
+    first = json.loads(path.read_text().splitlines()[0])
+    assert first == {"task": "reading utd_mhad", "n": 0, "total": 1, "unit": "file"}
+
+
+def test_summarise_writes_to_the_studys_reports_root(monkeypatch, tmp_path):
+    import neuron.pipeline as pl
+    from neuron.__main__ import main
+
+    seen = {}
+    monkeypatch.setattr(pl, "summarise", lambda study, runs, reports, *a, **k: seen.update(runs=runs, reports=reports) or reports)
+    assert main(["summarise", str(ROOT / "params/studies/smoke.yaml")]) in (0, None)
+    assert seen["reports"] == ROOT / "runs" / "reports" / "smoke" and seen["runs"] == ROOT / "runs" / "smoke"
+
+
+def test_scrub_text_defaults_to_the_config_data_root(monkeypatch, tmp_path):
+    from neuron import config, reports
+
+    monkeypatch.delenv("NEURON_DATA_ROOT", raising=False)
+    data = config.data_root()
+    assert reports.scrub_text(f"read {data}/utd_mhad/x.mat", root=tmp_path) == "read [data root]/utd_mhad/x.mat"
