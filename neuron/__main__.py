@@ -167,13 +167,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"reports written to {out}")
                 print("\n".join(outcome_lines(runs_dir, out)))
         elif args.cmd == "summarise":
-            from neuron.config import PROJECT_ROOT, load_study_config
-            from neuron.pipeline import summarise
+            from neuron.config import load_study_config
+            from neuron.pipeline import study_dirs, summarise
 
             study = load_study_config(args.study)
             if args.seeds:
                 study.seeds = list(args.seeds)
-            out = summarise(study, PROJECT_ROOT / "runs" / study.name, PROJECT_ROOT / "reports" / study.name)
+            out = summarise(study, *study_dirs(study))  # the study's reports_root (runs/reports for smoke)
             print(f"summary written to {out}")
         elif args.cmd == "verify":
             from neuron.io import write_json

@@ -7,6 +7,7 @@ with :func:`save_figure`.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -346,6 +347,7 @@ def plot_class_counts(labels_by_part: Mapping[str, Any], class_names: Sequence[s
     sns.barplot(data=df, x="class", y="count", hue="part", ax=ax)
     ax.tick_params(axis="x", rotation=90, labelsize=7)
     ax.set_title("Samples per class (* = unseen)")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)  # beside, not on the bars
     return fig
 
 
@@ -364,17 +366,18 @@ def plot_skeleton_grid(sequences: Sequence[Any], lengths: Sequence[int], titles:
                        edges: Sequence[tuple[int, int]], cols: int = 7) -> Figure:
     """One skeleton per panel (its middle frame), e.g. one sample per class.
 
-    ``sequences[i]``: ``(3, T, V, M)`` metres (x right, y up).
+    ``sequences[i]``: ``(3, T, V, M)`` metres (x right, y up). Titles are wrapped (20
+    characters a line, at most 3 lines), not cut.
     """
     n = len(sequences)
     rows = int(np.ceil(n / cols))
-    fig = Figure(figsize=(1.6 * cols, 1.9 * rows), layout="constrained")
+    fig = Figure(figsize=(1.6 * cols, 2.1 * rows), layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     for ax in axes:
         ax.set_axis_off()
     for ax, seq, length, title in zip(axes, sequences, lengths, titles):
         draw_skeleton(ax, seq, edges, frame=int(length) // 2)
-        ax.set_title(title[:22], fontsize=7)
+        ax.set_title("\n".join(textwrap.wrap(title, 20, max_lines=3, placeholder="...")), fontsize=7)
         ax.set_aspect("equal")
     return fig
 

@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from neuron import summary as sm
 from neuron.config import (PARAMS_DIR, PROJECT_ROOT, StudyConfig, deep_update, load_run_config,
                            load_split_spec, load_study_config, read_yaml, to_dict)
+from neuron.config import data_root as config_data_root
 from neuron.errors import NeuronError
 from neuron.io import atomic_path, write_text
 from neuron.study import PAPER_REPORTED
@@ -52,13 +53,14 @@ def scrub_text(text: str, root: str | os.PathLike | None = None,
     """``text`` with machine paths replaced by placeholders.
 
     Replaced, longest first: the project root (``root``, default :data:`PROJECT_ROOT`) by ``.``,
-    the data root (``data_root``, default ``$NEURON_DATA_ROOT``) by ``[data root]``, any
+    the data root (``data_root``, default :func:`neuron.config.data_root`, the one rule the
+    package, notebooks and scripts share) by ``[data root]``, any
     ``.../site-packages`` or ``.../dist-packages`` folder by ``[site-packages]``, the Python
     prefix by ``[python]``, the home folder by ``~``.
     """
     root = str(root or PROJECT_ROOT)
     pairs = [(root, "."), (str(Path(root).resolve()), ".")]
-    data_root = data_root if data_root is not None else os.environ.get("NEURON_DATA_ROOT")
+    data_root = data_root if data_root is not None else config_data_root()
     if data_root:
         pairs += [(str(data_root), "[data root]"), (str(Path(data_root).resolve()), "[data root]")]
     text = _PACKAGES.sub("[site-packages]", text)

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neuron import progress
 from neuron.errors import BackendError, SideInfoError
 from neuron.io import atomic_path
 
@@ -73,11 +74,13 @@ class TextEncoder:
     batch_size: int = 64
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Encode ``texts`` in batches; returns a float32 array (len(texts), dim)."""
+        """Encode ``texts`` in batches; returns a float32 array (len(texts), dim). Reports each batch
+        to the runner's terminal (:func:`neuron.progress.track`, task ``embedding texts``)."""
         if isinstance(texts, str):
             raise TypeError("encode() takes a list of strings, not a string")
         out = [self._encode_batch(list(texts[i:i + self.batch_size]))
-               for i in range(0, len(texts), self.batch_size)]
+               for i in progress.track(range(0, len(texts), self.batch_size), "embedding texts",
+                                       unit="batch")]
         arr = np.concatenate(out, 0) if out else np.zeros((0, self.dim), np.float32)
         return np.ascontiguousarray(arr, dtype=np.float32)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuron import progress
 from neuron.data.base import SkeletonDataset, check_sequence
 from neuron.data.layouts import LAYOUTS, JointLayout
 from neuron.errors import DataError
@@ -149,7 +150,7 @@ def read_kinder_gator(root: str | Path, class_names: list[str], file_actions: li
     seqs, labels, subjects, orders, names, groups, skipped = [], [], [], [], [], [], []
     group_of: dict[int, str] = {}
     seen: dict[tuple[int, int], Path] = {}
-    for f, g in files:
+    for f, g in progress.track(files, "reading kinder_gator", unit="file"):
         try:
             s, order, action = parse_kg_name(f.name)
             if action not in label_of:

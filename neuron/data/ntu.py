@@ -36,6 +36,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from neuron import progress
 from neuron.data.base import SkeletonDataset, check_sequence
 from neuron.data.layouts import NTU_25
 from neuron.errors import ConfigError, DataError
@@ -485,7 +486,7 @@ def read_ntu(root: str | os.PathLike, version: int = 60, class_names: Sequence[s
 
     seqs, labels, subjects, views, trials, names = [], [], [], [], [], []
     skipped: list[tuple[str, str]] = []
-    for path in paths:
+    for path in progress.track(paths, f"reading ntu{version}", unit="file"):
         try:
             meta = parse_ntu_name(path.name, str(path))
             if version == 60 and (meta.setup > 17 or meta.action > 60):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuron import progress
 from neuron.data.base import SkeletonDataset, check_sequence
 from neuron.data.layouts import NW_UCLA_20
 from neuron.errors import DataError
@@ -79,7 +80,7 @@ def read_nw_ucla(root: str | Path, class_names: list[str], skip_bad: bool = Fals
     if not files:
         raise DataError(f"{root}: no a*_s*_e*_v*.json files")
     seqs, labels, subjects, views, trials, names, skipped = [], [], [], [], [], [], []
-    for f in files:
+    for f in progress.track(files, "reading nw_ucla", unit="file"):
         _, s, e, v = parse_ucla_name(f.name)
         try:
             seq, label = read_ucla_file(f, len(class_names))

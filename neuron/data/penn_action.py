@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuron import progress
 from neuron.data.base import SkeletonDataset, check_sequence
 from neuron.data.layouts import PENN_ACTION_13
 from neuron.data.transforms import normalise_2d
@@ -154,7 +155,7 @@ def read_penn_action(root: str | Path, class_names: list[str], file_actions: lis
         raise DataError(f"{root}: no NNNN.mat clip files")
     label_of = {a: i for i, a in enumerate(file_actions)}
     seqs, labels, views, trials, names, flags, skipped, missing = [], [], [], [], [], [], [], []
-    for f in files:
+    for f in progress.track(files, "reading penn_action", unit="file"):
         try:
             clip = read_penn_clip(f)
             if clip.action not in label_of:

@@ -25,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
+from neuron import progress
 from neuron.data.base import SkeletonDataset, check_sequence
 from neuron.data.layouts import NTU_25
 from neuron.errors import ConfigError, DataError
@@ -213,7 +214,7 @@ def read_pku_mmd1(root: str | os.PathLike, class_names: Sequence[str], skip_bad:
     labs = {p.stem: p for p in label_dir.glob("*.txt")}
     seqs, labels, subjects, views, trials, names = [], [], [], [], [], []
     skipped: list[tuple[str, str]] = []
-    for stem in sorted(set(skel) | set(labs)):
+    for stem in progress.track(sorted(set(skel) | set(labs)), "reading pku_mmd1", unit="file"):
         path = skel.get(stem, labs.get(stem))
         try:
             m = _STEM_RE.match(stem)

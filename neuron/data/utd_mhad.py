@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuron import progress
 from neuron.data.base import SkeletonDataset, check_sequence
 from neuron.data.layouts import KINECT_V1_20
 from neuron.errors import DataError
@@ -77,7 +78,7 @@ def read_utd_mhad(root: str | Path, class_names: list[str], skip_bad: bool = Fal
     if not files:
         raise DataError(f"{root}: no a*_s*_t*_skeleton.mat files")
     seqs, labels, subjects, trials, names, skipped = [], [], [], [], [], []
-    for f in files:
+    for f in progress.track(files, "reading utd_mhad", unit="file"):
         a, s, t = parse_utd_name(f.name)
         try:
             if not 1 <= a <= len(class_names):
