@@ -31,7 +31,8 @@ PROTOCOL_NAMES = {"honest": "validation-calibrated", "paper": "official-code (te
 #: Display names of the scored methods (:data:`neuron.evaluate.METHODS`), in table order.
 METHOD_NAMES = {"baseline": "global-alignment baseline", "neuron": "Neuron (paper configuration)",
                 "neuron_allrounds": "Neuron, every round scored", "ensemble": "Neuron + baseline",
-                "ensemble_allrounds": "every round + baseline"}
+                "ensemble_allrounds": "every round + baseline", "smie": "SMIE (peer)",
+                "sadvae": "SA-DVAE (peer)", "star": "STAR (peer)"}
 NO_OUTCOMES = "n/a: no per-sample outcomes in these runs"
 NO_COMMON = "n/a: no split and seed in common with the reference"
 
