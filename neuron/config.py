@@ -586,9 +586,95 @@ class EncoderConfig(OptimConfig):
     shift_grad: Literal["exact", "official"] = "exact"
 
 
+#: The methods a run can train (``methods:``): Neuron, the global-alignment baseline and the
+#: peer heads of :data:`neuron.models.PEERS` (docs/peers.md).
+KNOWN_METHODS = ("neuron", "baseline", "smie", "sadvae", "star")
+#: The default ``methods:`` (the methods every run trained before peers were added; keys leave
+#: the option out at this value, :data:`neuron.keys.LATE_OPTIONS`).
+DEFAULT_METHODS = ["neuron", "baseline"]
+
+
+@dataclass
+class SMIEConfig:
+    """SMIE settings (``peers.smie``); ``None`` keeps the paper value of
+    ``neuron.models.smie.DEFAULTS`` (the same names; docs/peers.md)."""
+
+    lr: float | None = None
+    weight_decay: float | None = None
+    batch_size: int | None = None
+    epochs: int | None = None
+    warmup: int | None = None
+    schedule_epochs: int | None = None
+    margin: float | None = None
+    temporal_weight: float | None = None
+    mask_frame: int | None = None
+    ln_at_test: bool | None = None
+
+
+@dataclass
+class SADVAEConfig:
+    """SA-DVAE settings (``peers.sadvae``); ``None`` keeps the paper value of
+    ``neuron.models.sadvae.DEFAULTS`` (the same names)."""
+
+    latent: int | None = None
+    style_latent: int | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    dis_step: int | None = None
+    cycles: int | None = None
+    clf_lr: float | None = None
+    clf_steps: int | None = None
+    clf_samples: int | None = None
+    beta_x: float | None = None
+    beta_y: float | None = None
+
+
+@dataclass
+class STARConfig:
+    """STAR settings (``peers.star``); ``None`` keeps the paper value of
+    ``neuron.models.star.DEFAULTS`` (the same names). ``layout`` defaults to the dataset's joint
+    layout (the data bundle's, e.g. ``nw_ucla_20`` for NW-UCLA), which picks the body parts."""
+
+    prompts: int | None = None
+    heads: int | None = None
+    text_hidden: int | None = None
+    parts: list[list[int]] | None = None
+    layout: str | None = None
+    lr: float | None = None
+    momentum: float | None = None
+    nesterov: bool | None = None
+    weight_decay: float | None = None
+    steps: list[int] | None = None
+    lr_decay: float | None = None
+    epochs: int | None = None
+    batch_size: int | None = None
+    w_global: float | None = None
+    w_part: float | None = None
+    w_pd: float | None = None
+
+
+@dataclass
+class PeersConfig:
+    """Settings of the peer heads (``peers:``; docs/peers.md): per peer, the settings that
+    override its paper recipe. Unknown peers or settings are errors on loading."""
+
+    smie: SMIEConfig = field(default_factory=SMIEConfig)
+    sadvae: SADVAEConfig = field(default_factory=SADVAEConfig)
+    star: STARConfig = field(default_factory=STARConfig)
+
+    def settings(self, peer: str) -> dict:
+        """The settings of ``peer`` given in the run (those not ``None``)."""
+        return {k: v for k, v in to_dict(getattr(self, peer)).items() if v is not None}
+
+
 @dataclass
 class RunConfig:
-    """One run: one dataset split, one seed, every stage's parameters."""
+    """One run: one dataset split, one seed, every stage's parameters.
+
+    ``methods``: what the neuron stage trains and scores, in order (:data:`KNOWN_METHODS`;
+    ``neuron`` is required: the evaluation variants and study references are built on it);
+    ``peers``: the peer heads' settings (:class:`PeersConfig`).
+    """
 
     name: str = "run"
     seed: int = 0
@@ -605,8 +691,16 @@ class RunConfig:
     num_threads: int = 0
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     num_workers: int = 0
+    methods: list[str] = field(default_factory=lambda: list(DEFAULT_METHODS))
+    peers: PeersConfig = field(default_factory=PeersConfig)
 
     def validate(self, where: str) -> None:
+        unknown = [m for m in self.methods if m not in KNOWN_METHODS]
+        _check(not unknown, f"{where}.methods",
+               f"unknown method(s) {unknown}; known: {list(KNOWN_METHODS)}")
+        _check(len(set(self.methods)) == len(self.methods), f"{where}.methods", "duplicate methods")
+        _check("neuron" in self.methods, f"{where}.methods",
+               "must include neuron (the evaluation variants and study references need it)")
         _check(self.neuron.top_k <= self.side_info.k, where,
                f"neuron.top_k {self.neuron.top_k} > side_info.k {self.side_info.k}")
         _check(self.device in ("auto", "cpu") or self.device.startswith("cuda"), where,

@@ -510,6 +510,11 @@ def per_class_accuracy(scores: Any, labels: Any, classes: Iterable[int],
 #: global-alignment baseline's log-softmax, equal weights; ``ensemble_allrounds`` is
 #: ``neuron_allrounds`` plus the baseline's log-softmax, equal weights.
 METHODS = ("neuron", "baseline", "neuron_allrounds", "ensemble", "ensemble_allrounds")
+#: The peer heads a run may also train (``methods:``; docs/peers.md), reported like
+#: :data:`METHODS` when present.
+PEER_METHODS = ("smie", "sadvae", "star")
+#: Every method name a study collects from ``metrics.json`` (those of a run that are present).
+REPORTED_METHODS = METHODS + PEER_METHODS
 
 
 def mean_log_softmax(score_sets: Sequence[Any]) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from neuron.config import LEGACY_VALUES, OptimConfig, RunConfig, to_dict
+from neuron.config import DEFAULT_METHODS, LEGACY_VALUES, OptimConfig, PeersConfig, RunConfig, to_dict
 from neuron.io import sha256_obj
 from neuron.manifest import RUNTIME_KEYS
 
@@ -41,6 +41,9 @@ LATE_OPTIONS: dict[str, tuple[Any, frozenset[str]]] = {
     "encoder.shift_grad": ("exact", frozenset({"encoder"})),
     "neuron.round_logit_scales": (None, frozenset(KEYS)),
     "neuron.round_weights": (None, frozenset(KEYS)),
+    # top-level options (no section): the methods a run trains and the peers' settings
+    "methods": (DEFAULT_METHODS, frozenset(KEYS)),
+    "peers": (to_dict(PeersConfig()), frozenset(KEYS)),
 }
 
 #: Values renamed after runs were committed: ``"section.option": {current name: name hashed}``,
@@ -72,8 +75,15 @@ def key_params(section: str, values: dict, key: str) -> dict:
 
 def _config_params(config: dict, key: str) -> dict:
     """A whole resolved run config (``to_dict(RunConfig)``) with :func:`key_params` applied to
-    each section."""
-    return {k: key_params(k, v, key) if isinstance(v, dict) else v for k, v in config.items()}
+    each section, and top-level late options (:data:`LATE_OPTIONS` without a section) at their
+    "as before" value dropped."""
+    out = {}
+    for k, v in config.items():
+        late = LATE_OPTIONS.get(k)
+        if late is not None and key in late[1] and v == late[0]:
+            continue
+        out[k] = key_params(k, v, key) if isinstance(v, dict) and k != "peers" else v
+    return out
 
 
 # --------------------------------------------------------------------------- stage keys
@@ -165,7 +175,8 @@ def weights_fingerprint(cfg: RunConfig, bundle, sem, feats, kind: str, classes: 
         feats: :class:`neuron.train.Features` (``key``, ``content_hash()``, ``views``).
         kind: the method (``"neuron"``, ``"baseline"``, a name of :data:`neuron.stages.METHODS`).
         classes: the training classes (the twin's are the seen classes minus the pseudo-unseen).
-        section: the ``cfg`` section of the method's model (default: ``kind``).
+        section: the ``cfg`` section of the method's model (default: ``kind``; dotted for a
+            peer's settings, e.g. ``peers.star``).
     """
     d = cfg.data
     emb = tensor_hash(list(sem.spatial) + list(sem.temporal))
@@ -175,7 +186,10 @@ def weights_fingerprint(cfg: RunConfig, bundle, sem, feats, kind: str, classes: 
                         "embeddings": emb},
           "precision": cfg.precision}
     section = section or kind
-    fp["model"] = key_params(section, to_dict(getattr(cfg, section)), "weights")
+    part = cfg
+    for name in section.split("."):  # a dotted section: e.g. ``peers.star``
+        part = getattr(part, name)
+    fp["model"] = key_params(section, to_dict(part), "weights")
     if kind == "neuron" and cfg.neuron_train.views:
         fp["views"] = {"n": cfg.neuron_train.views, "p": d.p_interval, "rot": d.random_rotation,
                        "min_crop": d.min_crop_frames, "key": feats.views[0].key if feats.views else None}

@@ -480,16 +480,19 @@ def _compare(root: Path, studies: Sequence[str], a: tuple[str, str], b: tuple[st
 def study_table_md(results: Mapping[str, Any], point: str) -> str:
     """A study's table for its README: validation-calibrated protocol, one row per point (x
     family) x method, every method at the reference ``point`` and elsewhere Neuron (and the
-    baseline where it differs from the reference point's), with the official-code ZSL beside."""
+    baseline where it differs from the reference point's), with the official-code ZSL beside;
+    in a study with peer heads, also each row's difference to Neuron and to the baseline."""
     recs = [r for r in results.get("table") or [] if r["protocol"] == "honest"]
     families = sorted({r.get("family") for r in recs if r.get("family")})
+    # a study with peer heads: every row's difference to Neuron and to the baseline too
+    also = [key for key in sm.ALSO if any(key in r for r in recs)]
     order = {m: i for i, m in enumerate(sm.METHOD_NAMES)}
     ref_base = {r.get("family"): r.get("zsl_top1_mean") for r in recs
                 if r["point"] == point and r["method"] == "baseline"}
     rows = []
     for r in sorted(recs, key=lambda r: (r["point"] != point, r["point"], r.get("family") or "",
                                         order.get(r["method"], 9))):
-        if r["point"] != point and r["method"] != "neuron" and not (
+        if r["point"] != point and r["method"] not in ("neuron", *sm.PEERS) and not (
                 r["method"] == "baseline" and (r.get("reference") or
                                                r.get("zsl_top1_mean") != ref_base.get(r.get("family")))):
             continue
@@ -502,11 +505,22 @@ def study_table_md(results: Mapping[str, Any], point: str) -> str:
             f"{mean_text(r, 'gzsl_h')}",
             mean_text(paper, "zsl_top1") if paper else "–",
             diff_text(r, "zsl_top1") if r.get("reference") else "–",
-            diff_text(r, "gzsl_h") if r.get("reference") else "–", f"`{ref}`" if r.get("reference") else "–"])
+            diff_text(r, "gzsl_h") if r.get("reference") else "–", f"`{ref}`" if r.get("reference") else "–"]
+            + [_also_text(r.get(key), k) for key in also for k in ("zsl_top1", "gzsl_h")])
     head = (["point"] + (["splits"] if families else []) +
             ["method", "runs", "ZSL top-1", "GZSL seen / unseen / H", "official-code ZSL top-1",
-             "Δ ZSL [95 % CI]", "Δ H [95 % CI]", "vs"])
+             "Δ ZSL [95 % CI]", "Δ H [95 % CI]", "vs"] +
+            [f"Δ {m} vs {sm.ALSO[key]} [95 % CI]" for key in also for m in ("ZSL", "H")])
     return _md_table(head, rows)
+
+
+def _also_text(pair: Mapping[str, Any] | None, metric: str) -> str:
+    """A ``vs_neuron`` / ``vs_baseline`` comparison of a table record (:func:`neuron.summary.also_compared`)
+    as ``"+3.5 [+0.1, +6.5] better"``; ``"–"`` without one."""
+    if not pair:
+        return "–"
+    m = pair["metrics"][metric]
+    return diff_text({"diff": m["diff"], "diff_ci": m["diff_ci"], "verdict": m["verdict"]}, metric)
 
 
 def compare_md(root: Path, study: str, args: Sequence[str]) -> str:

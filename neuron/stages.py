@@ -9,8 +9,8 @@ changed input recomputes it (keys: :mod:`neuron.keys`). Cache root: ``$NEURON_CA
 - side information: embeddings ``(classes, K, D)`` per round (``embeddings/``);
 - encoder: Shift-GCN pre-trained on the seen classes (``encoders/<key>/``, resumable);
 - features: frozen-encoder features of every sample (``encoders/<key>/features-*.pt``, float16);
-- neuron: every method of :data:`METHODS` (Neuron and the global-alignment baseline) with its
-  calibration twin, trained on the frozen features and the class text embeddings by one shared
+- neuron: every method of :data:`METHODS` the run lists in ``methods`` (Neuron, the
+  global-alignment baseline, the peer heads SMIE, SA-DVAE and STAR) with its calibration twin, trained on the frozen features and the class text embeddings by one shared
   function (:func:`fit_and_score`) and evaluated in the run folder.
 
 At about 650 lines this module is longer than the others on purpose: it is the one place that
@@ -40,7 +40,8 @@ from neuron.distributed import is_distributed
 from neuron.errors import SideInfoError
 from neuron.io import sha256_obj, torch_load, torch_save, write_json
 from neuron.keys import encoder_key, features_file, side_info_key, views_file, weights_fingerprint
-from neuron.models import FrozenEncoder, GlobalAlignment, Neuron, ShiftGCN
+from neuron.models import PEERS, FrozenEncoder, GlobalAlignment, Neuron, ShiftGCN, build
+from neuron.models.peer_common import PeerInputs
 from neuron.side_info import class_name_side_info, load_side_info
 from neuron.side_info.embed import embed_side_info, load_paper_embeddings
 from neuron.side_info.generate import generate_configured
@@ -339,12 +340,63 @@ def _save_baseline(scores: Scores, labels: np.ndarray, unseen: list[int], run_di
     return {}
 
 
+def new_peer(name: str) -> Callable[..., torch.nn.Module]:
+    """The ``new`` of peer ``name`` (:data:`neuron.models.PEERS`): a freshly seeded head with the
+    run's ``peers.<name>`` settings over the paper recipe (docs/peers.md), text size
+    ``sem.dim``, feature size ``F`` of ``feats.pooled (N, F)``. The head remembers the data
+    bundle's joint layout (``bundle.pdata.layout.name``, e.g. ``nw_ucla_20``), which STAR's body
+    parts follow unless ``peers.star.parts`` / ``layout`` are given.
+
+    Raises:
+        ConfigError: settings the peer does not know.
+    """
+    def new(cfg: RunConfig, sem: Semantics, feats: Features, device: torch.device,
+            bundle: DataBundle | None = None) -> torch.nn.Module:
+        seed_everything(cfg.seed)
+        model = build(name, sem.dim, int(feats.pooled.shape[1]), cfg.peers.settings(name))
+        model.layout_name = bundle.pdata.layout.name if bundle is not None else None
+        return model
+    return new
+
+
+def _peer_inputs(model, feats: Features) -> PeerInputs:
+    """The feature views of ``feats`` as a peer reads them (pooled ``(N, F)``, ``f_t (N, F, T')``,
+    ``f_s (N, F, V)``, the data's layout name)."""
+    return PeerInputs(feats.pooled.float(), feats.f_t.float(), feats.f_s.float(), getattr(model, "layout_name", None))
+
+
+def _fit_peer(model, feats, classes, cfg, sem, device, checkpoint, progress, fingerprint, **kw) -> FitResult:
+    """Train a peer head with its own recipe (``model.fit``) on ``feats`` of ``classes`` against
+    the class-mean text embeddings (:meth:`Semantics.class_means`, as the baseline), on the CPU,
+    seeded by ``cfg.seed``. Peers keep no checkpoint (they retrain in seconds to minutes) and
+    ignore the harness's runtime options (``kw``: precision, ``steps_per_epoch``, ``views``,
+    ``stop_after``...). Returns the per-epoch (SA-DVAE: per-cycle) mean losses as history."""
+    out = model.fit(_peer_inputs(model, feats), feats.labels, sem.class_means(), list(classes), seed=cfg.seed)
+    return FitResult([{"epoch": i + 1, "loss": float(v)} for i, v in enumerate(out["losses"])], 0)
+
+
+def _score_peer(model, feats, classes, sem, device) -> Scores:
+    """A peer's ``(N, len(classes))`` scores (``model.scores``) as :class:`neuron.train.Scores`;
+    a peer has one score, so ``fused`` is also its one head in the official-code protocol."""
+    sc = model.scores(_peer_inputs(model, feats), classes=list(classes))
+    return Scores(list(classes), torch.as_tensor(np.asarray(sc), dtype=torch.float32))
+
+
+def _save_peer(name: str) -> Callable[[Scores, np.ndarray, list[int], Path], dict]:
+    def save(scores: Scores, labels: np.ndarray, unseen: list[int], run_dir: Path) -> dict:
+        torch_save({"fused": scores.fused, "classes": torch.as_tensor(scores.classes)},
+                   run_dir / f"{name}_scores.pt")
+        return {}
+    return save
+
+
 @dataclass(frozen=True)
 class Method:
     """A zero-shot method the neuron stage fits and scores on the run's frozen features and class
     text embeddings (an entry of :data:`METHODS`).
 
-    - ``new(cfg, sem, feats, device)``: a freshly seeded model;
+    - ``new(cfg, sem, feats, device, bundle)``: a freshly seeded model (``bundle``: the run's
+      :class:`DataBundle`);
     - ``fit(model, feats, classes, cfg, sem, device, checkpoint, progress, fingerprint, **kw)``:
       trains it on ``feats`` of ``classes`` (``kw``: runtime options of :func:`neuron.train.fit`,
       ``stop_after``, ``steps_per_epoch``, ``views``) and returns a :class:`neuron.train.FitResult`;
@@ -355,8 +407,11 @@ class Method:
     - ``train_config`` / ``model_config``: the run sections of its optimiser (e.g.
       ``"neuron_train"``) and of its model (e.g. ``"neuron"``; hashed into its weights
       fingerprint, :func:`neuron.keys.weights_fingerprint`);
-    - ``enabled(cfg)``: whether the run trains it; ``uses_views``: trains on the augmented views
-      (``neuron_train.views``);
+    - ``enabled(cfg)``: whether the run trains it (listed in the run's ``methods``);
+      ``uses_views``: trains on the augmented views (``neuron_train.views``);
+    - ``peer``: a peer head (:data:`neuron.models.PEERS`) trained with its own recipe
+      (``train_config`` names no optimiser section; no checkpoint, no interruption, its twins
+      take one pass of that recipe over their samples);
     - ``save(test_scores, labels, unseen, run_dir)``: writes its test scores for the figures and
       returns extra top-level entries of ``metrics.json``.
     """
@@ -369,20 +424,28 @@ class Method:
     enabled: Callable[[RunConfig], bool] = lambda cfg: True
     uses_views: bool = False
     save: Callable[[Scores, np.ndarray, list[int], Path], dict] = lambda *a: {}
+    peer: bool = False
 
 
-#: The methods the neuron stage trains, in training order: name -> :class:`Method`. A method's
-#: metrics, history and per-sample outcomes are stored under its name in ``metrics.json``; a
-#: name the study summaries should report is also listed in :data:`neuron.evaluate.METHODS`.
+#: The methods the neuron stage can train, in training order: name -> :class:`Method`; a run
+#: trains those in its ``methods`` (default ``[neuron, baseline]``). A method's metrics, history
+#: and per-sample outcomes are stored under its name in ``metrics.json``; a name the study
+#: summaries should report is also listed in :data:`neuron.evaluate.METHODS`.
 METHODS: dict[str, Method] = {
-    "neuron": Method(new_neuron, _fit_neuron,
+    "neuron": Method(lambda cfg, sem, feats, dev, bundle=None: new_neuron(cfg, sem, feats, dev), _fit_neuron,
                      lambda m, f, c, sem, dev: score_neuron(m, f, c, sem.spatial, sem.temporal, dev),
                      "neuron_train", "neuron", uses_views=True, save=_save_neuron),
-    "baseline": Method(new_baseline, _fit_baseline,
+    "baseline": Method(lambda cfg, sem, feats, dev, bundle=None: new_baseline(cfg, sem, feats, dev),
+                       _fit_baseline,
                        lambda m, f, c, sem, dev: score_baseline(m, f, c, sem.class_means(), dev),
-                       "baseline_train", "baseline", enabled=lambda cfg: cfg.baseline.enabled,
+                       "baseline_train", "baseline",
+                       enabled=lambda cfg: cfg.baseline.enabled and "baseline" in cfg.methods,
                        save=_save_baseline),
+    **{name: Method(new_peer(name), _fit_peer, _score_peer, "peers", f"peers.{name}",
+                    enabled=lambda cfg, name=name: name in cfg.methods, save=_save_peer(name), peer=True)
+       for name in ("smie", "sadvae", "star")},
 }
+assert set(METHODS) - {"neuron", "baseline"} == set(PEERS)
 
 
 def twin_steps(cfg: RunConfig, n_train: int, train_cfg) -> dict:
@@ -392,6 +455,11 @@ def twin_steps(cfg: RunConfig, n_train: int, train_cfg) -> dict:
     if cfg.eval.twin_steps == "data" or is_distributed():
         return {}
     return {"steps_per_epoch": batches_per_epoch(n_train, train_cfg.batch_size)}
+
+
+def method_twin_steps(cfg: RunConfig, method: Method, n_train: int) -> dict:
+    """:func:`twin_steps` of ``method`` (``{}`` for a peer: its own recipe, one pass per epoch)."""
+    return {} if method.peer else twin_steps(cfg, n_train, getattr(cfg, method.train_config))
 
 
 @dataclass
@@ -430,22 +498,21 @@ def fit_and_score(name: str, cfg: RunConfig, bundle: DataBundle, sem: Semantics,
     split = bundle.split
     seen, unseen, pseudo = split.seen, split.unseen, split.pseudo_unseen
     twin_seen = [c for c in seen if c not in pseudo]
-    train_cfg = getattr(cfg, m.train_config)
     f_train, f_val, f_test = feats.take(split.train), feats.take(split.val), feats.take(split.test)
     twin_mask = torch.isin(f_train.labels, torch.as_tensor(twin_seen))
     views = [v.take(split.train) for v in feats.views] if m.uses_views and feats.views else None
     t0 = time.time()
-    model = m.new(cfg, sem, feats, device)
+    model = m.new(cfg, sem, feats, device, bundle)
     hist = m.fit(model, f_train, seen, cfg, sem, device, run_dir / f"{name}.ckpt", progress,
                  weights_fingerprint(cfg, bundle, sem, feats, name, seen, m.model_config),
                  stop_after=stop_after, views=views, **rt)
-    if len(hist.history) < train_cfg.epochs:
+    if not m.peer and len(hist.history) < getattr(cfg, m.train_config).epochs:
         return Fitted(None, None, {}, hist.history, time.time() - t0)
-    twin = m.new(cfg, sem, feats, device)
+    twin = m.new(cfg, sem, feats, device, bundle)
     m.fit(twin, f_train.subset(twin_mask), twin_seen, cfg, sem, device, run_dir / f"{name}_twin.ckpt",
           progress, weights_fingerprint(cfg, bundle, sem, feats, name, twin_seen, m.model_config),
           views=[v.subset(twin_mask) for v in views] if views else None, **rt,
-          **twin_steps(cfg, len(f_train), train_cfg))
+          **method_twin_steps(cfg, m, len(f_train)))
     s_test = m.score(model, f_test, sorted(seen + unseen), sem, device)
     s_val = m.score(twin, f_val, sorted(seen), sem, device)
     C = bundle.pdata.num_classes
@@ -617,10 +684,10 @@ def fold_validation(cfg: RunConfig, bundle: DataBundle, sem: Semantics, feats, d
         for name, method in METHODS.items():
             if not method.enabled(cfg):
                 continue
-            twin = method.new(cfg, sem, feats, device)
+            twin = method.new(cfg, sem, feats, device, bundle)
             fp = weights_fingerprint(cfg, bundle, sem, feats, name, rest, method.model_config)
             method.fit(twin, f_train.subset(mask), rest, cfg, sem, device, run_dir / f"{name}_fold{i}.ckpt",
-                       progress, fp, **rt, **twin_steps(cfg, len(f_train), getattr(cfg, method.train_config)))
+                       progress, fp, **rt, **method_twin_steps(cfg, method, len(f_train)))
             fold_scores[name] = method.score(twin, f_eval, seen, sem, device)
         scores = {name: sc.full(sc.fused, C) for name, sc in fold_scores.items()}
         scores.update(variant_scores(fold_scores["neuron"], fold_scores.get("baseline"), cfg, C))

@@ -18,7 +18,7 @@ from IPython.display import Image
 
 from neuron import summary as sm
 from neuron.analysis import plot_metric_vs_param, plot_prototype_heatmaps, save_figure
-from neuron.evaluate import METHODS
+from neuron.evaluate import REPORTED_METHODS
 from neuron.io import torch_load, write_text
 
 
@@ -43,7 +43,7 @@ def _same_dir(a: Path, b: str | Path | None) -> bool:
 def collect_results(study_dir: str | Path, committed: str | Path | None = None) -> list[dict]:
     """Every ``metrics.json`` under a study folder as flat rows: one per run and method.
 
-    Row keys: ``point``, ``split``, ``seed``, ``method`` (neuron / baseline) and the metrics
+    Row keys: ``point``, ``split``, ``seed``, ``method`` (a name of :data:`neuron.evaluate.REPORTED_METHODS`) and the metrics
     (``honest/zsl_top1``, ``paper/gzsl_h``, ...). A report folder (no runs, a ``results.json``)
     gives the rows it was made from (its ``runs`` field). ``committed``: a report folder whose
     rows are added for every run (point, split, seed) not found under ``study_dir``, so a study
@@ -55,7 +55,7 @@ def collect_results(study_dir: str | Path, committed: str | Path | None = None) 
     for path in sorted(study_dir.glob("*/*/seed*/metrics.json")):
         m = json.loads(path.read_text())
         point = path.parent.parent.parent.name
-        for method in METHODS:
+        for method in REPORTED_METHODS:
             if method not in m:
                 continue
             row = {"point": point, "split": m["split"], "seed": m["seed"], "method": method}
@@ -99,7 +99,7 @@ def collect_outcomes(study_dir: str | Path, committed: str | Path | None = None)
         out.append({"point": path.parent.parent.parent.name, "split": m["split"], "seed": m["seed"],
                     "seen": m["seen"], "unseen": m["unseen"], "test_sha": o.get("test_sha"),
                     "labels": o["labels"],
-                    "methods": {k: o[k] for k in METHODS if k in o}})
+                    "methods": {k: o[k] for k in REPORTED_METHODS if k in o}})
     if not out and not any(study_dir.glob("*/*/seed*/metrics.json")) \
             and (study_dir / "outcomes.json").exists():
         out = report_records(study_dir, "outcomes.json")
@@ -119,7 +119,7 @@ def choose_on_validation(rows: Sequence[dict], metric: str, by: str = "point",
     (the calibration twin's pseudo-unseen validation metrics, e.g. ``val/zsl_top1``,
     ``val/gzsl_h``) or a ``valfolds/*`` key (the pseudo-unseen validation folds,
     ``eval.val_folds``), computed from training subjects only. ``by="method"`` chooses among the
-    methods of a run (:data:`neuron.evaluate.METHODS`).
+    methods of a run (:data:`neuron.evaluate.REPORTED_METHODS`).
 
     Args:
         rows: result rows as :func:`collect_results` returns them.

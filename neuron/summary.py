@@ -7,7 +7,10 @@ and of test samples, and the difference to a reference with its 95 % interval an
 ("no difference" when the interval covers 0). Reference of a row: in a study with a ``neuron``
 point (the ablations), the same method at the ``neuron`` point, and for the ``neuron`` point
 itself its baseline; otherwise every method's rows (Neuron and its named evaluation variants,
-:data:`neuron.evaluate.METHODS`) are compared with the baseline of the same point.
+:data:`neuron.evaluate.METHODS`) are compared with the baseline of the same point. At a point
+where peer heads were trained (SMIE, SA-DVAE, STAR; docs/peers.md) every row is also compared
+with the same point's Neuron and baseline (:func:`also_compared`): records ``vs_neuron`` /
+``vs_baseline``, table columns "Δ ... vs Neuron / vs global-alignment baseline".
 :func:`compare` compares any two (point, method) pairs of a study.
 """
 from __future__ import annotations
@@ -31,7 +34,8 @@ PROTOCOL_NAMES = {"honest": "validation-calibrated", "paper": "official-code (te
 #: Display names of the scored methods (:data:`neuron.evaluate.METHODS`), in table order.
 METHOD_NAMES = {"baseline": "global-alignment baseline", "neuron": "Neuron (paper configuration)",
                 "neuron_allrounds": "Neuron, every round scored", "ensemble": "Neuron + baseline",
-                "ensemble_allrounds": "every round + baseline"}
+                "ensemble_allrounds": "every round + baseline", "smie": "SMIE (peer)",
+                "sadvae": "SA-DVAE (peer)", "star": "STAR (peer)"}
 NO_OUTCOMES = "n/a: no per-sample outcomes in these runs"
 NO_COMMON = "n/a: no split and seed in common with the reference"
 
@@ -103,6 +107,23 @@ def compare(outcomes: Sequence[Mapping[str, Any]], a: tuple[str, str], b: tuple[
     return bootstrap_compare(ra, rb, protocol=protocol, n_boot=n_boot, seed=seed, names=names)
 
 
+#: Methods whose presence at a point makes the study table compare every method of that point
+#: with both Neuron and the baseline (:func:`also_compared`): the peer heads (docs/peers.md).
+PEERS = ("smie", "sadvae", "star")
+#: The two fixed comparisons of a study with peers: record key -> method at the row's point.
+ALSO = {"vs_neuron": "neuron", "vs_baseline": "baseline"}
+
+
+def also_compared(point: str, method: str, groups: set[tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """``{"vs_neuron": (point, "neuron"), "vs_baseline": (point, "baseline")}`` for a row of a
+    point where a peer method (:data:`PEERS`) was trained, leaving out the row itself and
+    references that are absent; ``{}`` at points without peers (every study made before peers
+    existed), so their tables are unchanged."""
+    if not any((point, p) in groups for p in PEERS):
+        return {}
+    return {key: (point, m) for key, m in ALSO.items() if m != method and (point, m) in groups}
+
+
 def reference(point: str, method: str, groups: set[tuple[str, str]]) -> tuple[str, str] | None:
     """The (point, method) a row is compared with (see the module docstring), if present."""
     points = {p for p, _ in groups}
@@ -140,6 +161,31 @@ def diff_cell(metric: Mapping[str, Any], name_a: str) -> str:
     return f"{_fmt_diff(metric['diff'], metric['diff_ci'])} {relative_verdict(metric['verdict'], name_a)}"
 
 
+def _pair_record(a: tuple[str, str], b: tuple[str, str] | None, res: dict | None) -> dict | None:
+    """A row's comparison with ``b`` (:func:`also_compared`) as stored in results.json:
+    ``{"reference", "n_runs_paired", "metrics": {metric: {"diff", "diff_ci", "verdict"}}}``
+    (verdict as seen from ``a``), or None without a reference or without outcomes."""
+    if b is None or res is None:
+        return None
+    return {"reference": f"{b[0]}/{b[1]}", "n_runs_paired": res["n_runs"][0],
+            "metrics": {k: {"diff": res["metrics"][k]["diff"], "diff_ci": res["metrics"][k]["diff_ci"],
+                            "verdict": relative_verdict(res["metrics"][k]["verdict"], f"{a[0]}/{a[1]}")}
+                        for _, k in METRICS}}
+
+
+def _comparisons(a: tuple[str, str], b: tuple[str, str], fam: str | None, proto: str, res: dict) -> list[dict]:
+    """One results.json ``comparisons`` entry per metric of :func:`compare`'s result ``res``."""
+    out = []
+    for _, k in METRICS:
+        m = res["metrics"][k]
+        out.append({"a": f"{a[0]}/{a[1]}", "b": f"{b[0]}/{b[1]}", "family": fam, "protocol": proto,
+                    "metric": k, "a_mean": m["a"], "a_ci": m["a_ci"], "b_mean": m["b"], "b_ci": m["b_ci"],
+                    "diff": m["diff"], "diff_ci": m["diff_ci"], "verdict": m["verdict"],
+                    "n_splits": res["n_splits"], "n_runs": res["n_runs"], "n_test": res["n_test"],
+                    "n_boot": res["n_boot"], "seed": res["seed"]})
+    return out
+
+
 def study_table(rows: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[str, Any]] | None,
                 by_family: bool, n_boot: int = 2000, seed: int = 0):
     """The compact table of a study.
@@ -156,6 +202,7 @@ def study_table(rows: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[st
     keys = ["point", "family", "method"] if by_family else ["point", "method"]
     groups = {(r["point"], r["method"]) for r in rows}
     records, display, comparisons = [], [], []
+    peers_here = any(m in PEERS for _, m in groups)
     for gkey, g in df.groupby(keys, sort=True):
         gd = dict(zip(keys, gkey))
         fam = gd.get("family") if by_family else None
@@ -224,6 +271,22 @@ def study_table(rows: Sequence[Mapping[str, Any]], outcomes: Sequence[Mapping[st
                 else:
                     disp[col] = _fmt_diff(rec[f"{k}_diff"], rec[f"{k}_diff_ci"])
                     disp[f"verdict {label}"] = rec[f"{k}_verdict"] + partial
+            if peers_here:
+                for key, other in ALSO.items():
+                    other_ref = also_compared(*pm, groups).get(key)
+                    pair = None
+                    if other_ref is not None and note != NO_OUTCOMES:
+                        pair = (res if other_ref == ref else
+                                compare(outcomes, pm, other_ref, proto, fam, n_boot, seed, common=True))
+                    rec[key] = _pair_record(pm, other_ref, pair)
+                    if pair is not None and other_ref != ref:
+                        comparisons += _comparisons(pm, other_ref, fam, proto, pair)
+                    name = METHOD_NAMES.get(other, other).split(" (")[0]
+                    for label, k in TABLE_DIFFS:
+                        m = rec[key]["metrics"].get(k) if rec[key] else None
+                        disp[f"Δ {label} vs {name} [95% CI]"] = (
+                            "–" if other_ref is None else f"{_fmt_diff(m['diff'], m['diff_ci'])} {m['verdict']}"
+                            if m else NO_OUTCOMES if note == NO_OUTCOMES else NO_COMMON)
             records.append(rec)
             display.append(disp)
     table = pd.DataFrame(display).set_index(keys + ["protocol"]) if display else pd.DataFrame()
