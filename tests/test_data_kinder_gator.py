@@ -316,7 +316,7 @@ def test_studies_expand():
     assert len(utd) == 30
 
 
-def test_readme_near_duplicate_table_is_current():
+def test_docs_near_duplicate_table_is_current():
     table = _load("near_duplicates").table("kinder_gator", ["kinder_gator_48_10", "kinder_gator_53_5"])
-    assert table in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert table in (ROOT / "docs/data.md").read_text(encoding="utf-8")
     assert "kinder_gator_48_10#4" in table

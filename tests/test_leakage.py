@@ -5,6 +5,7 @@ constants of the paper protocol are free to move."""
 import numpy as np
 
 from neuron import evaluate as ev
+from neuron.study import choose_on_validation
 
 SEEN, UNSEEN = [0, 1, 2, 3, 4, 5], [6, 7, 8]
 
@@ -59,8 +60,8 @@ def test_choices_on_validation_ignore_test_numbers():
     methods = list(ev.METHODS)
     rng = np.random.default_rng(0)
     rows = _rows(rng, points, methods)
-    before = [ev.choose_on_validation(rows, m, by="point", method="neuron")["choice"] for m in ("val/zsl_top1", "val/gzsl_h")]
-    variant = ev.choose_on_validation(rows, "val/zsl_top1", by="method")["choice"]
+    before = [choose_on_validation(rows, m, by="point", method="neuron")["choice"] for m in ("val/zsl_top1", "val/gzsl_h")]
+    variant = choose_on_validation(rows, "val/zsl_top1", by="method")["choice"]
     for k in range(5):
         shuffled = [dict(r) for r in rows]
         perm = np.random.default_rng(k).permutation(len(rows))
@@ -68,7 +69,7 @@ def test_choices_on_validation_ignore_test_numbers():
             vals = [rows[i][key] for i in perm]
             for r, v in zip(shuffled, vals):
                 r[key] = v
-        after = [ev.choose_on_validation(shuffled, m, by="point", method="neuron")["choice"] for m in ("val/zsl_top1", "val/gzsl_h")]
+        after = [choose_on_validation(shuffled, m, by="point", method="neuron")["choice"] for m in ("val/zsl_top1", "val/gzsl_h")]
         assert after == before
-        assert ev.choose_on_validation(shuffled, "val/zsl_top1", by="method")["choice"] == variant
+        assert choose_on_validation(shuffled, "val/zsl_top1", by="method")["choice"] == variant
     assert before[0] == "neuron.logit_scale=100.0" and variant == methods[0]
