@@ -397,7 +397,7 @@ def check_side_info(runs: list[RunSpec]) -> None:
 
 def outcome_lines(runs_dir: Path, reports: Path, max_runs: int = 8) -> list[str]:
     """What a finished ``python -m neuron run`` prints: the run folders, the report, and the
-    headline of ``reports/results.json`` (honest protocol: ZSL top-1 and GZSL H of each method,
+    headline of ``reports/results.json`` (validation-calibrated protocol, stored key ``honest``: ZSL top-1 and GZSL H of each method,
     mean over its runs, and its difference to the reference method with the paired bootstrap
     95 % interval and verdict; :func:`neuron.evaluate.bootstrap_compare`)."""
     out = []
@@ -426,7 +426,7 @@ def outcome_lines(runs_dir: Path, reports: Path, max_runs: int = 8) -> list[str]
         lo, hi = r[f"{m}_diff_ci"]
         return f" ({r[f'{m}_diff']:+.1f} [{lo:+.1f}, {hi:+.1f}] {r.get(f'{m}_verdict') or ''})".replace(" )", ")")
 
-    out.append("headline (honest protocol; in brackets the difference to the reference with its "
+    out.append("headline (validation-calibrated protocol; in brackets the difference to the reference with its "
                "95 % interval):")
     width = max(len(f"{r['point']}/{r['method']}") for r in table)
     for r in table:
