@@ -8,6 +8,9 @@ Every YAML in ``params/`` maps onto one dataclass here:
 - ``params/studies/<name>.yaml``   -> :class:`StudyConfig` (a base run x splits x seeds x grid)
 
 Loading validates types and values before any work starts (:class:`neuron.errors.ConfigError`).
+
+Over 600 lines as one cohesive thing: the schema of every parameter file, with the checks that
+tie its fields together; splitting it would scatter one schema over several modules.
 """
 from __future__ import annotations
 

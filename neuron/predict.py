@@ -29,6 +29,9 @@ a run's unseen classes equals that run's ZSL prediction for the same test sample
 
 Tensor layout at the boundary: a clip is ``(C, T, V, M)`` (coordinates, frames, joints,
 persons), a batch ``(N, C, T, V, M)``; metres for the 3D datasets.
+
+Over 600 lines as one cohesive thing: one command (clip formats, class lists, the run's
+models, scoring and its figures), each part used only by prediction.
 """
 from __future__ import annotations
 

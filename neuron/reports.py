@@ -14,6 +14,9 @@
   markers (:func:`replace_blocks`); the prose around them is kept. No number is typed by hand.
 
 ``python -m neuron index`` runs all of them (:func:`write_all`) after scrubbing ``reports/``.
+
+Over 600 lines as one cohesive thing: every file generated from the committed reports
+(index, study READMEs, README tables) is written here from the same readers of ``results.json``.
 """
 from __future__ import annotations
 
