@@ -105,16 +105,31 @@ def test_ctrl_c_says_how_to_resume(monkeypatch, capsys):
 
 
 def test_headline_from_results_json():
-    """The numbers come from the committed report of the main job (a real run)."""
-    lines = pipeline.outcome_lines(ROOT / "runs" / "absent", ROOT / "reports" / "utd_mhad_quick")
+    """The numbers come from the committed report of the main job (a real run): each method's
+    ZSL top-1 and GZSL H, and Neuron's differences to the baseline with their intervals, as
+    results.json holds them (validation-calibrated protocol only)."""
+    import json
+
+    report = ROOT / "reports" / "utd_mhad_quick"
+    table = json.loads((report / "results.json").read_text())["table"]
+    rec = {(r["point"], r["method"]): r for r in table if r["protocol"] == "honest"}
+    lines = pipeline.outcome_lines(ROOT / "runs" / "absent", report)
     text = "\n".join(lines)
     assert lines[0].endswith("summary.html")
+    assert "validation-calibrated protocol" in text
+    b = rec[("default", "baseline")]
     base = next(x for x in lines if "default/baseline " in x)
-    assert "ZSL top-1 68.4" in base and "GZSL H 29.9" in base and "(reference)" in base
+    assert f"ZSL top-1 {b['zsl_top1_mean']:.1f}" in base and f"GZSL H {b['gzsl_h_mean']:.1f}" in base
+    assert "(reference)" in base
+    n = rec[("default", "neuron")]
     neu = next(x for x in lines if "default/neuron " in x)
-    assert "ZSL top-1 46.8 (-21.5 [-31.5, -11.7] worse)" in neu
-    assert "GZSL H 47.3 (+17.4 [+10.7, +25.5] better)" in neu and "vs default/baseline" in neu
-    assert "paper" not in text.split("headline")[1].replace("honest protocol", "")
+    lo, hi = n["zsl_top1_diff_ci"]
+    assert (f"ZSL top-1 {n['zsl_top1_mean']:.1f} ({n['zsl_top1_diff']:+.1f} [{lo:+.1f}, {hi:+.1f}] "
+            f"{n['zsl_top1_verdict']})") in neu
+    lo, hi = n["gzsl_h_diff_ci"]
+    assert (f"GZSL H {n['gzsl_h_mean']:.1f} ({n['gzsl_h_diff']:+.1f} [{lo:+.1f}, {hi:+.1f}] "
+            f"{n['gzsl_h_verdict']})") in neu and "vs default/baseline" in neu
+    assert "paper" not in text.split("headline")[1]
 
 
 def test_smoke_reports_stay_out_of_committed_reports(tmp_path):
