@@ -52,13 +52,14 @@ GOLDEN_METRICS = ROOT / "tests" / "golden" / "smoke_metrics.json"
 TOLERANCE_POINTS = 15.0
 
 
-def smoke_rows(runs_root: Path) -> dict:
-    """method -> {metric: value} of the smoke run under ``runs_root`` (numbers only)."""
+def smoke_rows(runs_root: Path, point: str | None = None) -> dict:
+    """method -> {metric: value} of the smoke run in the study folder ``runs_root``
+    (``<point>/<split>/seed<seed>/metrics.json``; only ``point`` when given; numbers only)."""
     sys.path.insert(0, str(ROOT))
     from neuron.study import collect_results
 
     return {r["method"]: {k: v for k, v in r.items() if k not in ("point", "split", "seed", "method")}
-            for r in collect_results(runs_root)}
+            for r in collect_results(runs_root) if point is None or r["point"] == point}
 
 
 def refresh_metrics() -> Path:

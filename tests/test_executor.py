@@ -79,7 +79,7 @@ def test_local_two_processes_then_submitit_resume(tmp_path, tmp_cache, monkeypat
     from refresh_golden import smoke_rows
     from test_golden import check_rows, same_numerics
 
-    check_rows(smoke_rows(study_dir / "a"), exact=same_numerics())
+    check_rows(smoke_rows(study_dir, point="a"), exact=same_numerics())
     ma, mb = (json.loads((study_dir / p / "utd_mhad_smoke_0" / "seed0" / "metrics.json").read_text())
               for p in ("a", "b"))
     assert ma["neuron_history"] != mb["neuron_history"]  # Neuron's lr differs
