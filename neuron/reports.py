@@ -589,6 +589,9 @@ STUDY_README = """# `{name}`
 <!-- results:runs -->
 <!-- /results:runs -->
 
+Main comparison: <!-- results:main -->
+<!-- /results:main -->
+
 ## Results
 
 Validation-calibrated protocol, mean ± std over runs; Δ is the paired difference to the row
@@ -620,6 +623,13 @@ def refresh_study_readme(folder: str | os.PathLike) -> Path:
 #: runs; a row whose results.json record has another reference is compared on the committed
 #: outcomes (:func:`_compare`).
 README_HEADLINES: dict[str, list[tuple]] = {
+    "peers": [
+        ("peers_utd_mhad_quick", None, "default", "baseline", "baseline", None),
+        ("peers_utd_mhad_quick", None, "default", "neuron", "Neuron as published", ("default", "baseline")),
+        ("peers_utd_mhad_quick", None, "default", "smie", "SMIE (paper recipe)", ("default", "baseline")),
+        ("peers_utd_mhad_quick", None, "default", "sadvae", "SA-DVAE (paper recipe)", ("default", "baseline")),
+        ("peers_utd_mhad_quick", None, "default", "star", "STAR (paper recipe)", ("default", "baseline")),
+    ],
     "utd_mhad": [
         ("utd_mhad_paper", "utd_mhad_22_5", "default", "baseline", "baseline", None),
         ("utd_mhad_paper", "utd_mhad_22_5", "default", "neuron", "Neuron as published", ("default", "baseline")),
