@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from neuron.errors import NeuronError
@@ -127,7 +128,12 @@ def main(argv: list[str] | None = None) -> int:
                        help="fail on any difference, also when the environment differs")
     p_ver.add_argument("--workdir", type=Path, default=None,
                        help="keep the rerun here instead of a temporary folder")
-    p_ver.add_argument("--json", type=Path, default=None, help="also write the result as JSON")
+    p_ver.add_argument("--cache", type=Path, default=None,
+                       help="cache shared by several verifications (start it empty; default a fresh "
+                            "one in the work folder)")
+    p_ver.add_argument("--json", type=Path, default=None,
+                       help="also write the result as JSON, with the command, date, commit and "
+                            "machine (reports/<study>/verify.json is shown in the study's README)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "run":
@@ -177,13 +183,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"summary written to {out}")
         elif args.cmd == "verify":
             from neuron.io import write_json
-            from neuron.verify import verify
+            from neuron.verify import verify, verify_provenance
 
+            started = time.time()
             status, res, text = verify(args.report, runs=args.runs, strict=args.strict,
-                                       workdir=args.workdir)
+                                       workdir=args.workdir, cache=args.cache)
             print(text)
             if args.json:
-                write_json(args.json, res.to_dict())
+                write_json(args.json, {**res.to_dict(), **verify_provenance(sys.argv[1:] if argv is None else argv, started, status)})
             return status
         elif args.cmd == "validate":
             for f in args.files:

@@ -63,6 +63,17 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def machine() -> str:
+    """One line naming the machine a result was made on: logical CPU count, CPU model, the
+    instruction set torch dispatches to, operating system, and the CUDA device when one is used,
+    e.g. ``"2 CPUs (Intel Xeon ...), AVX512, Linux x86_64, no GPU"``."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{os.cpu_count()} CPUs ({_cpu_model()}), {torch.backends.cpu.get_cpu_capability()}, "
+            f"{platform.system()} {platform.machine()}, {gpu}")
+
+
 def numerics(num_threads: int = 0, precision: str = "fp32") -> dict:
     """What a CPU run's floating-point results depend on besides the code and the data.
 

@@ -32,13 +32,15 @@ import json
 import os
 import re
 import tempfile
+import time
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from neuron.config import StudyConfig, from_dict, load_run_config, to_dict
 from neuron.errors import ConfigError, NeuronError
-from neuron.manifest import params_diff, read_report_manifests, report_entry
+from neuron.manifest import git_commit, machine, params_diff, read_report_manifests, report_entry
 from neuron.pipeline import STAGES, RunSpec, expand_study, run_rel_dir, run_stages
 from neuron.study import collect_outcomes
 
@@ -187,13 +189,19 @@ def run_specs(study: StudyConfig, records: list[dict], manifests: dict[str, dict
 
 
 # --------------------------------------------------------------------------- rerun
-def rerun(specs: list[RunSpec], workdir: Path, log_output: bool = False
-          ) -> tuple[list[dict], dict[str, dict]]:
-    """Run every stage of ``specs`` under ``workdir/runs`` with the cache ``workdir/cache``;
-    returns their outcome records and report manifests (as :func:`load_report`)."""
+def rerun(specs: list[RunSpec], workdir: Path, log_output: bool = False,
+          cache: str | Path | None = None) -> tuple[list[dict], dict[str, dict]]:
+    """Run every stage of ``specs`` under ``workdir/runs`` with the cache ``cache`` (default
+    ``workdir/cache``, i.e. nothing trained earlier is reused); returns their outcome records and
+    report manifests (as :func:`load_report`).
+
+    A ``cache`` shared by several verifications (one encoder and its features for every study on
+    the same split, seed and thread count) skips retraining what today's code has already trained
+    from the same stage key in that cache; start it empty so that everything in it comes from
+    the code being verified."""
     runs_root = Path(workdir) / "runs"
     old = os.environ.get("NEURON_CACHE")
-    os.environ["NEURON_CACHE"] = str(Path(workdir) / "cache")  # nothing reused from earlier runs
+    os.environ["NEURON_CACHE"] = str(Path(cache) if cache is not None else Path(workdir) / "cache")
     try:
         for spec in specs:
             run_stages(runs_root / spec.rel_dir, spec.config, list(STAGES), log_output=log_output)
@@ -360,9 +368,10 @@ def format_result(res: VerifyResult, study: str, strict: bool = False) -> str:
 
 def verify(report: str | Path, runs: list[str] | None = None, strict: bool = False,
            workdir: str | Path | None = None, log_output: bool = False,
-           n_boot: int = 2000) -> tuple[int, VerifyResult, str]:
+           n_boot: int = 2000, cache: str | Path | None = None) -> tuple[int, VerifyResult, str]:
     """Rerun committed runs of ``report`` (all, or those named by ``runs``: see :func:`select`)
-    in ``workdir`` (default: a temporary folder, removed afterwards) and compare.
+    in ``workdir`` (default: a temporary folder, removed afterwards) and compare. ``cache``: see
+    :func:`rerun` (default: a fresh one inside the work folder).
 
     Returns ``(exit status, result, printed text)``; the exit status is
     :meth:`VerifyResult.exit_status`.
@@ -377,13 +386,24 @@ def verify(report: str | Path, runs: list[str] | None = None, strict: bool = Fal
     specs = run_specs(study, records, manifests, notes)
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="neuron-verify-") as tmp:
-            new_records, new_manifests = rerun(specs, Path(tmp), log_output)
+            new_records, new_manifests = rerun(specs, Path(tmp), log_output, cache)
     else:
-        new_records, new_manifests = rerun(specs, Path(workdir), log_output)
+        new_records, new_manifests = rerun(specs, Path(workdir), log_output, cache)
     res = compare(records, manifests, new_records, new_manifests, n_boot=n_boot)
     res.notes = notes + res.notes
     return res.exit_status(strict), res, format_result(res, study.name, strict)
 
 
+def verify_provenance(argv: list[str], started: float, status: int) -> dict:
+    """Where a verification was made, for its JSON record (``--json``): the command as typed
+    (``python -m neuron`` + ``argv``), UTC date, the commit verified (:func:`git_commit`), the
+    machine (:func:`neuron.manifest.machine`), wall time in seconds since ``started`` (a
+    ``time.time()`` value) and the exit status."""
+    return {"command": "python -m neuron " + " ".join(str(a) for a in argv),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": git_commit(), "machine": machine(),
+            "seconds": round(time.time() - started, 1), "exit_status": int(status)}
+
+
 __all__ = ["VerifyResult", "load_report", "select", "run_specs", "rerun", "environment_causes",
-           "compare", "format_result", "verify"]
+           "compare", "format_result", "verify", "verify_provenance"]
