@@ -575,9 +575,79 @@ def render_study_block(folder: Path) -> Callable[[str, list[str]], str]:
         if name == "runs":
             finished, planned = run_counts(folder)
             return f"{finished} of {planned} runs finished"
+        if name == "verify":
+            return verify_md(folder)
         raise ValueError(f"{folder / 'README.md'}: unknown results block {name!r}")
 
     return render
+
+
+def _ci(lo: float, hi: float) -> str:
+    return f"[{lo:+.1f}, {hi:+.1f}]"
+
+
+def verify_md(folder: str | os.PathLike) -> str:
+    """Markdown of ``<folder>/verify.json`` (written by ``python -m neuron verify ... --json``):
+    the command, commit, date and machine; reproduced or not; the causes the manifests show; the
+    largest rerun - committed differences with their paired intervals; and each method's
+    difference to the baseline at the verified runs, committed and rerun, with its verdict
+    (whether the study's conclusion holds there). "not verified yet" without the file."""
+    folder = Path(folder)
+    v = _read_json(folder / "verify.json")
+    if not v:
+        return "\nNot verified on today's code yet (`python -m neuron verify reports/" \
+               f"{folder.name} --runs <run> --json reports/{folder.name}/verify.json`).\n"
+    minutes = float(v.get("seconds") or 0.0) / 60.0
+    runs = ", ".join(f"`{r}`" for r in v.get("runs") or {})
+    lines = ["", f"`{v.get('command', '')}` (commit {str(v.get('commit', '?'))[:7]}, "
+                 f"{v.get('date', '?')}, {v.get('machine', '?')}; {minutes:.0f} min). Run: {runs}.", ""]
+    if v.get("reproduced"):
+        lines.append("**Reproduced**: identical per-sample predictions of every method under both protocols.")
+    else:
+        diffs = v.get("differences") or []
+        excl = [d for d in diffs if d.get("ci") and not (d["ci"][0] <= 0.0 <= d["ci"][1])]
+        causes = sorted({f"{f} ({a} → {b})" if f != "git_commit" else
+                         f"commit ({str(a)[:7]} → {str(b)[:7]})"
+                         for c in (v.get("causes") or {}).values() for f, a, b in c})
+        lines.append(f"**Differs** from the committed run: {len(diffs)} metric values of rerun and "
+                     f"committed differ; {len(excl)} of them with a paired 95 % interval that "
+                     "excludes 0. Causes the manifests show: "
+                     + ("; ".join(causes) if causes else "none recorded")
+                     + ("" if v.get("env_recorded", True) else
+                        " (the committed run's environment was not recorded)") + ".")
+        if excl:
+            lines += ["", "Differences beyond the interval (rerun − committed, points):"]
+            lines += [f"- {d['point']} {sm.METHOD_NAMES.get(d['method'], d['method'])} "
+                      f"{d['protocol']}/{d['metric']}: {d['committed']:.1f} → {d['rerun']:.1f} "
+                      f"({d['diff']:+.1f} {_ci(*d['ci'])})" for d in excl]
+    con = v.get("contrasts") or []
+    if con:
+        changed = v.get("verdicts_changed") or []
+        lines += ["", "Each method against the baseline at this run (validation-calibrated; Δ with "
+                  "its paired 95 % interval), committed → rerun:", "",
+                  "| point | method | metric | committed Δ | rerun Δ |", "|---|---|---|---|---|"]
+        for c in con:
+            metric = "ZSL top-1" if c["metric"] == "zsl_top1" else "GZSL H" if c["metric"] == "gzsl_h" else c["metric"]
+            lines.append(f"| `{c['point']}` | {sm.METHOD_NAMES.get(c['method'], c['method'])} | {metric} | "
+                         f"{c['committed']:+.1f} {_ci(*c['committed_ci'])} {c['committed_verdict']} | "
+                         f"{c['rerun']:+.1f} {_ci(*c['rerun_ci'])} {c['rerun_verdict']} |")
+        lines += ["", f"Verdicts unchanged: {len(con) - len(changed)} of {len(con)}"
+                  + ("." if not changed else "; changed: " + ", ".join(
+                      f"{sm.METHOD_NAMES.get(c['method'], c['method'])} {c['metric']} at `{c['point']}` "
+                      f"({c['committed_verdict']} → {c['rerun_verdict']})" for c in changed) + ".")]
+    return "\n".join(lines) + "\n"
+
+
+#: The section a study README gains when its folder holds a ``verify.json``.
+VERIFY_SECTION = """
+## Does it reproduce on today's code?
+
+One committed run rerun by `python -m neuron verify` from its recorded parameters with a fresh
+cache; its per-sample predictions compared with the committed ones.
+
+<!-- results:verify -->
+<!-- /results:verify -->
+"""
 
 
 STUDY_README = """# `{name}`
@@ -613,6 +683,10 @@ def refresh_study_readme(folder: str | os.PathLike) -> Path:
         study = _read_json(folder / "study.json")
         text = STUDY_README.format(name=folder.name,
                                    question=(study.get("config") or {}).get("description") or "")
+    if (folder / "verify.json").exists() and "<!-- results:verify" not in text:
+        m = re.search(r"\n## (Findings|How it was made)", text)
+        text = (text[:m.start()] + "\n" + VERIFY_SECTION + text[m.start():] if m
+                else text.rstrip("\n") + "\n" + VERIFY_SECTION)
     write_text(path, replace_blocks(text, render_study_block(folder)))
     return path
 

@@ -42,6 +42,7 @@ from neuron.config import StudyConfig, from_dict, load_run_config, to_dict
 from neuron.errors import ConfigError, NeuronError
 from neuron.manifest import git_commit, machine, params_diff, read_report_manifests, report_entry
 from neuron.pipeline import STAGES, RunSpec, expand_study, run_rel_dir, run_stages
+from neuron.stats import BOOT_METRICS, bootstrap_compare, outcome_metrics
 from neuron.study import collect_outcomes
 
 #: Manifest fields compared as the environment of a run (``numerics.*`` are the ones CPU results
@@ -60,6 +61,7 @@ class VerifyResult:
     causes: dict[str, list[tuple[str, Any, Any]]] = field(default_factory=dict)
     env_recorded: bool = True
     differences: list[dict] = field(default_factory=list)
+    contrasts: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -86,7 +88,14 @@ class VerifyResult:
         return {"reproduced": self.reproduced, "runs": self.runs, "env_recorded": self.env_recorded,
                 "causes": {k: [list(c) for c in v] for k, v in self.causes.items()},
                 "env_differs": self.env_differs, "differences": self.differences,
-                "interval_excludes_zero": self.interval_excludes_zero, "notes": self.notes}
+                "interval_excludes_zero": self.interval_excludes_zero, "contrasts": self.contrasts,
+                "verdicts_changed": self.verdicts_changed, "notes": self.notes}
+
+    @property
+    def verdicts_changed(self) -> list[dict]:
+        """The :attr:`contrasts` whose verdict (better / worse / no difference) differs between
+        the committed run and the rerun."""
+        return [c for c in self.contrasts if c["committed_verdict"] != c["rerun_verdict"]]
 
 
 # --------------------------------------------------------------------------- committed side
@@ -276,8 +285,6 @@ def compare(committed: list[dict], committed_manifests: dict[str, dict], rerun_r
     Raises:
         NeuronError: a committed run has no rerun record.
     """
-    from neuron.stats import BOOT_METRICS, bootstrap_compare, outcome_metrics
-
     res = VerifyResult()
     new_by = {rel_dir(r): r for r in rerun_records}
     differing: dict[str, list[tuple[dict, dict]]] = {}
@@ -331,7 +338,63 @@ def compare(committed: list[dict], committed_manifests: dict[str, dict], rerun_r
                         "point": point, "method": method, "protocol": protocol, "metric": k,
                         "committed": a, "rerun": b, "diff": b - a,
                         "ci": boot[k]["diff_ci"] if boot is not None else None})
+    res.contrasts = contrasts(committed, rerun_records, n_boot=n_boot, seed=seed)
     return res
+
+
+#: What :func:`contrasts` compares: each method against this one, on these metrics.
+CONTRAST_REFERENCE = "baseline"
+CONTRAST_METRICS = ("zsl_top1", "gzsl_h")
+
+
+def contrasts(committed: list[dict], rerun_records: list[dict], protocol: str = "honest",
+              n_boot: int = 2000, seed: int = 0) -> list[dict]:
+    """Do the verified runs still say what the committed ones said? Per point and method other
+    than :data:`CONTRAST_REFERENCE` (the global-alignment baseline trained beside it), the
+    difference method - baseline of each metric of :data:`CONTRAST_METRICS` under ``protocol``,
+    with its paired 95 % interval and verdict (:func:`neuron.stats.bootstrap_compare` over the
+    verified runs of that point: one split, so a bootstrap of its test samples), on the committed
+    outcomes and on the rerun's.
+
+    Returns records ``{"point", "method", "metric", "committed", "committed_ci",
+    "committed_verdict", "rerun", "rerun_ci", "rerun_verdict"}`` (percentage points; verdicts
+    ``better`` / ``worse`` / ``no difference`` for the method); empty when no verified point
+    has the baseline.
+    """
+    new_by = {rel_dir(r): r for r in rerun_records}
+    by_point: dict[str, list[tuple[dict, dict]]] = {}
+    for rec in committed:
+        if rel_dir(rec) in new_by:
+            by_point.setdefault(rec["point"], []).append((rec, new_by[rel_dir(rec)]))
+    out = []
+    for point, pairs in by_point.items():
+        methods = [m for m in pairs[0][0]["methods"]
+                   if all(m in o["methods"] and m in n["methods"] for o, n in pairs)]
+        if CONTRAST_REFERENCE not in methods:
+            continue
+        per_side = []
+        for side in (0, 1):
+            def runs(method: str, side: int = side) -> list[dict]:
+                return [{"split": p[side]["split"], "seed": p[side]["seed"],
+                         "labels": p[side]["labels"], "unseen": p[side]["unseen"],
+                         "outcome": p[side]["methods"][method]} for p in pairs]
+            per_side.append({m: bootstrap_compare(runs(m), runs(CONTRAST_REFERENCE),
+                                                  protocol=protocol, n_boot=n_boot, seed=seed,
+                                                  names=(m, CONTRAST_REFERENCE))["metrics"]
+                             for m in methods if m != CONTRAST_REFERENCE
+                             and protocol in pairs[0][0]["methods"][m]})
+        for method in per_side[0]:
+            for k in CONTRAST_METRICS:
+                row = {"point": point, "method": method, "metric": k}
+                for name, side in (("committed", per_side[0]), ("rerun", per_side[1])):
+                    m = side[method][k]
+                    lo, hi = m["diff_ci"]
+                    row[name] = m["diff"]
+                    row[name + "_ci"] = [lo, hi]
+                    row[name + "_verdict"] = ("no difference" if lo <= 0.0 <= hi
+                                              else "better" if lo > 0 else "worse")
+                out.append(row)
+    return out
 
 
 def format_result(res: VerifyResult, study: str, strict: bool = False) -> str:
@@ -362,6 +425,15 @@ def format_result(res: VerifyResult, study: str, strict: bool = False) -> str:
             lines.append("DIFFERS while the recorded environment is the same: a change of the "
                          "numerics (the code" + (", commit listed above" if res.causes else "")
                          + "); the committed report must be remade")
+    if res.contrasts:
+        lines.append(f"each method - {CONTRAST_REFERENCE} on the verified runs, committed -> rerun "
+                     "(validation-calibrated, paired 95 % interval):")
+        for c in res.contrasts:
+            lines.append(f"  {c['point']} {c['method']} {c['metric']}: "
+                         f"{c['committed']:+.1f} [{c['committed_ci'][0]:+.1f}, {c['committed_ci'][1]:+.1f}] "
+                         f"{c['committed_verdict']} -> {c['rerun']:+.1f} "
+                         f"[{c['rerun_ci'][0]:+.1f}, {c['rerun_ci'][1]:+.1f}] {c['rerun_verdict']}")
+        lines.append(f"verdicts changed: {len(res.verdicts_changed)} of {len(res.contrasts)}")
     lines += [f"note: {n}" for n in res.notes]
     return "\n".join(lines)
 
@@ -406,4 +478,4 @@ def verify_provenance(argv: list[str], started: float, status: int) -> dict:
 
 
 __all__ = ["VerifyResult", "load_report", "select", "run_specs", "rerun", "environment_causes",
-           "compare", "format_result", "verify", "verify_provenance"]
+           "compare", "contrasts", "format_result", "verify", "verify_provenance"]

@@ -131,3 +131,58 @@ def test_verify_reruns_the_smoke_study(smoke_study, tmp_path, monkeypatch, capsy
     new_man = {v.rel_dir(r): v.report_entry(json.loads(
         (tmp_path / "work" / "runs" / v.rel_dir(r) / "manifest.json").read_text())) for r in rerun}
     assert v.compare(committed, manifests, rerun, new_man).reproduced
+
+
+def test_contrasts_give_each_methods_difference_to_the_baseline_on_both_sides():
+    _, records, manifests = _committed()
+    res = v.compare(records, manifests, copy.deepcopy(records), copy.deepcopy(manifests), n_boot=200)
+    rows = {(c["method"], c["metric"]): c for c in res.contrasts}
+    methods = set(records[0]["methods"]) - {"baseline"}
+    assert "neuron" in methods
+    assert set(rows) == {(m, k) for m in methods for k in ("zsl_top1", "gzsl_h")}
+    for c in rows.values():  # identical outcomes: the same difference, interval and verdict
+        assert c["committed"] == c["rerun"] and c["committed_ci"] == c["rerun_ci"]
+        assert c["committed_ci"][0] <= c["committed"] <= c["committed_ci"][1]
+    assert res.verdicts_changed == []
+    # the committed main job: Neuron trails the baseline on ZSL (results.json says so)
+    assert rows[("neuron", "zsl_top1")]["committed_verdict"] == "worse"
+
+
+def test_a_rerun_that_loses_the_difference_changes_the_verdict():
+    _, records, manifests = _committed()
+    rerun = copy.deepcopy(records)
+    rec = rerun[0]
+    # the rerun's Neuron predicts exactly what the baseline predicts: difference 0, no difference
+    rec["methods"]["neuron"] = copy.deepcopy(rec["methods"]["baseline"])
+    res = v.compare(records, manifests, rerun, copy.deepcopy(manifests), n_boot=200)
+    zsl = next(c for c in res.contrasts if c["method"] == "neuron" and c["metric"] == "zsl_top1")
+    assert zsl["rerun"] == 0.0 and zsl["rerun_verdict"] == "no difference"
+    assert zsl in res.verdicts_changed
+    text = v.format_result(res, "utd_mhad_quick")
+    assert "verdicts changed: " in text and "worse -> +0.0" in text
+
+
+def test_a_verify_json_becomes_a_section_of_the_study_readme(tmp_path):
+    from neuron.io import write_json
+    from neuron.reports import refresh_study_readme
+
+    folder = tmp_path / "utd_mhad_quick"
+    shutil.copytree(QUICK, folder)
+    _, records, manifests = _committed()
+    rerun = copy.deepcopy(records)
+    rerun[0]["methods"]["neuron"] = copy.deepcopy(rerun[0]["methods"]["baseline"])
+    new_man = copy.deepcopy(manifests)
+    for m in new_man.values():
+        m["git_commit"] = "f" * 40
+    res = v.compare(records, manifests, rerun, new_man, n_boot=200)
+    write_json(folder / "verify.json", {**res.to_dict(), "command": "python -m neuron verify x",
+                                        "commit": "f" * 40, "date": "2026-12-07 08:00 UTC",
+                                        "machine": "2 CPUs", "seconds": 600.0, "exit_status": 1})
+    text = refresh_study_readme(folder).read_text()
+    assert "## Does it reproduce on today's code?" in text
+    block = text.split("<!-- results:verify -->")[1].split("<!-- /results:verify -->")[0]
+    assert "**Differs**" in block and "commit (" in block and "ffffff" in block
+    assert "| `default` | Neuron (paper configuration) | ZSL top-1 |" in block
+    assert "changed: Neuron (paper configuration) zsl_top1 at `default` (worse → no difference)" in block
+    # regenerating again keeps one section
+    assert refresh_study_readme(folder).read_text().count("## Does it reproduce") == 1
