@@ -784,7 +784,9 @@ def reproduced_md(root: Path) -> str:
                              "here yet", "–", "–"])
             continue
         f = study_facts(folder)
-        rows.append([dataset, protocol, f"run here: {f['finished']} runs", "–",
+        done = (f"{f['finished']} run" + ("s" if f["finished"] != 1 else "")
+                + (f" of {f['planned']} planned" if f["planned"] and f["finished"] < f["planned"] else ""))
+        rows.append([dataset, protocol, f"run here: {done}", "–",
                      f"{f['main']} ([report](reports/{study}/README.md))"])
     return _md_table(["dataset", "setting", "status here", "paper reports (Neuron)", "result here"], rows)
 
