@@ -418,6 +418,13 @@ def write_reports_readme(reports_root: str | os.PathLike | None = None) -> Path:
         at = f" (at `{f['point']}`)" if f["point"] not in (None, "default") else ""
         lines.append(f"| {link} | {f['question']} | {f['main']}{at} | {f['finished']} of {f['planned']} "
                      f"| {f['date']} |".replace("\n", " "))
+    lines += ["", "## Does each study reproduce on today's code?", "",
+              "One committed run of each study rerun from its recorded parameters by `python -m neuron "
+              "verify reports/<study> --runs <run> --json reports/<study>/verify.json` (one fresh cache "
+              "shared by the runs of one verification series, `--cache`), its per-sample predictions "
+              "compared with the committed ones; \"verdicts that hold\": each method against the "
+              "baseline at that run, better / worse / no difference, on the committed and on the rerun "
+              "outcomes. Details in each study's README.", "", verified_md(root, prefix="")]
     out = root / "README.md"
     write_text(out, "\n".join(lines) + "\n")
     return out
@@ -791,12 +798,38 @@ def reproduced_md(root: Path) -> str:
     return _md_table(["dataset", "setting", "status here", "paper reports (Neuron)", "result here"], rows)
 
 
+def verified_md(root: Path, prefix: str = "reports/") -> str:
+    """The README's "Does each study reproduce?" table: per committed study with a
+    ``verify.json`` (:func:`verify_md`; links start with ``prefix``), the verified run, reproduced or differs (with how many
+    rerun - committed differences have an interval excluding 0), and how many of the run's
+    method-vs-baseline verdicts hold on today's code; studies without one say "not verified"."""
+    rows = []
+    for folder in sorted(p.parent for p in root.glob("*/results.json")):
+        v = _read_json(folder / "verify.json")
+        link = f"[`{folder.name}`]({prefix}{folder.name}/README.md#does-it-reproduce-on-todays-code)"
+        if not v:
+            rows.append([f"[`{folder.name}`]({prefix}{folder.name}/README.md)", "–", "not verified", "–", "–"])
+            continue
+        diffs = v.get("differences") or []
+        excl = sum(1 for d in diffs if d.get("ci") and not (d["ci"][0] <= 0.0 <= d["ci"][1]))
+        status = ("reproduced (identical predictions)" if v.get("reproduced") else
+                  f"differs: {len(diffs)} values, {excl} beyond their 95 % interval")
+        con = v.get("contrasts") or []
+        held = (f"{len(con) - len(v.get('verdicts_changed') or [])} of {len(con)}" if con else "–")
+        rows.append([link, ", ".join(f"`{r}`" for r in v.get("runs") or {}), status, held,
+                     f"{str(v.get('commit', '?'))[:7]}, {str(v.get('date', '?'))[:10]}"])
+    return _md_table(["study", "verified run", "rerun on today's code", "verdicts vs baseline that hold",
+                      "commit, date"], rows)
+
+
 def render_readme_block(root: Path) -> Callable[[str, list[str]], str]:
     """The renderer of the project README's blocks: ``reproduced`` and one headline table per
     dataset of :data:`README_HEADLINES`."""
     def render(name: str, args: list[str]) -> str:
         if name == "reproduced":
             return reproduced_md(root)
+        if name == "verified":
+            return verified_md(root)
         if name in README_HEADLINES:
             return headline_md(root, name)
         raise ValueError(f"README.md: unknown results block {name!r}")

@@ -186,3 +186,10 @@ def test_a_verify_json_becomes_a_section_of_the_study_readme(tmp_path):
     assert "changed: Neuron (paper configuration) zsl_top1 at `default` (worse → no difference)" in block
     # regenerating again keeps one section
     assert refresh_study_readme(folder).read_text().count("## Does it reproduce") == 1
+    from neuron.reports import verified_md
+
+    table = verified_md(tmp_path, prefix="")
+    row = next(line for line in table.splitlines() if "utd_mhad_quick" in line)
+    assert "differs: " in row and "`default/utd_mhad_22_5_0/seed0`" in row
+    n = len(res.contrasts)
+    assert f"{n - len(res.verdicts_changed)} of {n}" in row and "fffffff, 2026-12-07" in row
