@@ -11,7 +11,8 @@ shared between them.
 Under the validation-calibrated protocol (stored key ``honest``) everything chosen or trained
 before the final scoring must be unchanged: the encoder's and every head's trained weights (and
 their calibration twins'), the training histories, the test scores, the calibration constant
-(``honest/gamma``) and the validation metrics (``val/*``), and every test sample's predicted class
+(``honest/gamma``) and the validation metrics (``val/*``; ``valfolds/*``, on which variants are
+chosen, with ``eval.val_folds: 2``), and every test sample's predicted class
 (GZSL over all test samples; ZSL on the samples whose label is unseen in both runs). Only the
 accuracies may move, and they must (else the permutation never reached the test labels).
 """
@@ -39,7 +40,9 @@ VALIDATION_CHOSEN = ("honest/gamma", "honest/calibrated")
 
 
 def _config() -> dict:
-    return to_dict(load_run_config(ROOT / "params/runs/smoke.yaml", {"num_threads": 1}))
+    """The smoke run at one thread, with two pseudo-unseen validation folds (``eval.val_folds``:
+    the validation metrics variants are chosen on, ``valfolds/*``)."""
+    return to_dict(load_run_config(ROOT / "params/runs/smoke.yaml", {"num_threads": 1, "eval.val_folds": 2}))
 
 
 def _write_permuted_cache(cache_a: Path, cache_b: Path, config: dict, data_root: Path) -> np.ndarray:
@@ -138,7 +141,7 @@ def test_permuted_test_labels_change_nothing_chosen_on_validation(data_root, tmp
 
     _assert_validation_side_unchanged(ma, mb)
     # the check can fail: a calibration constant that moved, a validation metric, a prediction
-    for tamper in (_move_gamma, _move_val_metric, _flip_prediction):
+    for tamper in (_move_gamma, _move_val_metric, _move_valfolds, _flip_prediction):
         changed = json.loads(json.dumps(mb))
         tamper(changed)
         with pytest.raises(AssertionError):
@@ -153,6 +156,10 @@ def _move_val_metric(m: dict) -> None:
     m["baseline"]["val/zsl_top1"] = -1.0
 
 
+def _move_valfolds(m: dict) -> None:
+    m["ensemble_allrounds"]["valfolds/zsl_top1"] += 1.0
+
+
 def _flip_prediction(m: dict) -> None:
     m["outcomes"]["ensemble"]["honest"]["gzsl"][0] += 1
 
@@ -164,6 +171,7 @@ def _assert_validation_side_unchanged(ma: dict, mb: dict) -> None:
     for m in VARIANTS:
         va, vb = _validation_side(ma[m]), _validation_side(mb[m])
         assert "honest/gamma" in va and any(k.startswith("val/") for k in va), m
+        assert any(k.startswith("valfolds/") for k in va), m
         assert va == vb, (m, {k: (va[k], vb.get(k)) for k in va if va[k] != vb.get(k)})
     for name in METHODS:
         if f"{name}_history" in ma:
