@@ -458,3 +458,25 @@ def test_compare_runs_script_pairs_points_across_families(tmp_path, capsys):
         mod.main([str(rep), "--pair", "strong/neuron", "strong/nope"])
     with pytest.raises(SystemExit, match="no such file"):
         mod.main([str(tmp_path), "--pair", "strong/neuron", "weak/neuron"])
+
+
+def test_compare_runs_script_selects_seeds_splits_and_metrics(tmp_path, capsys):
+    """``--seeds``/``--splits`` keep only those runs (the row's run count says so), ``--metrics``
+    sets the columns; an unknown metric and a selection with no runs are errors."""
+    mod = _script("compare_runs")
+    rep = _strong_weak_report(tmp_path, ["toy"], (0, 1), 4)
+    mod.main([str(rep), "--pair", "strong/neuron", "weak/neuron", "--seeds", "1",
+              "--splits", "toy#0", "toy#2", "--metrics", "gzsl_unseen", "zsl_top1", "gzsl_seen"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split("|")[4:7] == [" Δ GZSL unseen [95 % CI] ", " Δ ZSL top-1 [95 % CI] ",
+                                      " Δ GZSL seen [95 % CI] "]
+    cells = [c.strip() for c in out[2].split("|")[1:-1]]
+    assert cells[1:3] == ["toy", "2"]                      # 2 splits x seed 1 only
+    assert cells[3].endswith("better") and cells[4].endswith("better")
+    assert cells[5].endswith("better")                    # strong is right on seen samples too
+    mod.main([str(rep), "--pair", "strong/neuron", "weak/neuron"])
+    assert [c.strip() for c in capsys.readouterr().out.splitlines()[2].split("|")[1:4]][2] == "6"
+    with pytest.raises(SystemExit, match="unknown"):
+        mod.main([str(rep), "--pair", "strong/neuron", "weak/neuron", "--metrics", "h"])
+    with pytest.raises(SystemExit, match="no runs of seeds"):
+        mod.main([str(rep), "--pair", "strong/neuron", "weak/neuron", "--seeds", "7"])
