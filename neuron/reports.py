@@ -627,6 +627,9 @@ def verify_md(folder: str | os.PathLike) -> str:
             lines += [f"- {d['point']} {sm.METHOD_NAMES.get(d['method'], d['method'])} "
                       f"{d['protocol']}/{d['metric']}: {d['committed']:.1f} → {d['rerun']:.1f} "
                       f"({d['diff']:+.1f} {_ci(*d['ci'])})" for d in excl]
+    notes = v.get("notes") or []
+    if notes:
+        lines += ["", "Notes of the verification: " + "; ".join(str(n) for n in notes) + "."]
     con = v.get("contrasts") or []
     if con:
         changed = v.get("verdicts_changed") or []

@@ -144,12 +144,23 @@ def test_committed_index_lists_the_main_job_first_with_correct_run_counts():
 
 def test_committed_reports_readme_is_generated():
     text = (REPORTS / "README.md").read_text()
-    lines = [line for line in text.splitlines() if line.startswith("| [`")]
+    index, verified = text.split("## Does each study reproduce on today's code?")
+    lines = [line for line in index.splitlines() if line.startswith("| [`")]
     assert lines[0].startswith(f"| [`{MAIN_STUDY}`]")
     for line in lines:
         name = re.match(r"\| \[`([^`]+)`\]", line).group(1)
         f = study_facts(REPORTS / name)
         assert f["main"] in line and f"{f['finished']} of {f['planned']}" in line, name
+    # one row per study in the reproduction table, from its verify.json where there is one
+    rows = {re.match(r"\| \[`([^`]+)`\]", line).group(1): line
+            for line in verified.splitlines() if line.startswith("| [`")}
+    assert set(rows) == {re.match(r"\| \[`([^`]+)`\]", line).group(1) for line in lines}
+    for name, line in rows.items():
+        v = REPORTS / name / "verify.json"
+        assert ("not verified" in line) != v.exists(), name
+        if v.exists():
+            rec = json.loads(v.read_text())
+            assert ("reproduced" in line) == bool(rec["reproduced"]), name
 
 
 def _block(text, name):
