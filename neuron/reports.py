@@ -593,6 +593,17 @@ def _ci(lo: float, hi: float) -> str:
     return f"[{lo:+.1f}, {hi:+.1f}]"
 
 
+def portable_command(command: str, study: str | None = None) -> str:
+    """``command`` without this machine's folders: the values of ``--workdir`` and ``--cache``
+    become ``<work folder>`` and ``<shared cache>``; with ``study``, the ``--json`` file becomes
+    ``reports/<study>/verify.json`` (where the study's README reads it)."""
+    out = re.sub(r"(--workdir)\s+\S+", r"\1 <work folder>", command)
+    out = re.sub(r"(--cache)\s+\S+", r"\1 <shared cache>", out)
+    if study:
+        out = re.sub(r"(--json)\s+\S+", rf"\1 reports/{study}/verify.json", out)
+    return out
+
+
 def verify_md(folder: str | os.PathLike) -> str:
     """Markdown of ``<folder>/verify.json`` (written by ``python -m neuron verify ... --json``):
     the command, commit, date and machine; reproduced or not; the causes the manifests show; the
@@ -606,7 +617,7 @@ def verify_md(folder: str | os.PathLike) -> str:
                f"{folder.name} --runs <run> --json reports/{folder.name}/verify.json`).\n"
     minutes = float(v.get("seconds") or 0.0) / 60.0
     runs = ", ".join(f"`{r}`" for r in v.get("runs") or {})
-    lines = ["", f"`{v.get('command', '')}` (commit {str(v.get('commit', '?'))[:7]}, "
+    lines = ["", f"`{portable_command(v.get('command', ''), folder.name)}` (commit {str(v.get('commit', '?'))[:7]}, "
                  f"{v.get('date', '?')}, {v.get('machine', '?')}; {minutes:.0f} min). Run: {runs}.", ""]
     if v.get("reproduced"):
         lines.append("**Reproduced**: identical per-sample predictions of every method under both protocols.")
@@ -733,6 +744,10 @@ README_HEADLINES: dict[str, list[tuple]] = {
          ("class_names", "baseline")),
         ("kinder_gator_chosen", "kinder_gator_53_5", "class_mean", "ensemble_allrounds", "validation choice",
          ("class_mean", "baseline")),
+    ],
+    "penn_action": [
+        ("penn_action", "penn_action_12_3", "default", "baseline", "baseline", None),
+        ("penn_action", "penn_action_12_3", "default", "neuron", "Neuron as published", ("default", "baseline")),
     ],
     "nw_ucla": [
         ("nw_ucla", "nw_ucla_8_2", "default", "baseline", "baseline", None),

@@ -43,6 +43,7 @@ from neuron.errors import ConfigError, NeuronError
 from neuron.manifest import git_commit, machine, params_diff, read_report_manifests, report_entry
 from neuron.pipeline import STAGES, RunSpec, expand_study, run_rel_dir, run_stages
 from neuron.stats import BOOT_METRICS, bootstrap_compare, outcome_metrics
+from neuron.reports import portable_command
 from neuron.study import collect_outcomes
 
 #: Manifest fields compared as the environment of a run (``numerics.*`` are the ones CPU results
@@ -468,10 +469,10 @@ def verify(report: str | Path, runs: list[str] | None = None, strict: bool = Fal
 
 def verify_provenance(argv: list[str], started: float, status: int) -> dict:
     """Where a verification was made, for its JSON record (``--json``): the command as typed
-    (``python -m neuron`` + ``argv``), UTC date, the commit verified (:func:`git_commit`), the
+    (``python -m neuron`` + ``argv``, this machine's folders replaced: :func:`portable_command`), UTC date, the commit verified (:func:`git_commit`), the
     machine (:func:`neuron.manifest.machine`), wall time in seconds since ``started`` (a
     ``time.time()`` value) and the exit status."""
-    return {"command": "python -m neuron " + " ".join(str(a) for a in argv),
+    return {"command": portable_command("python -m neuron " + " ".join(str(a) for a in argv)),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "commit": git_commit(), "machine": machine(),
             "seconds": round(time.time() - started, 1), "exit_status": int(status)}
