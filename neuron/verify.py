@@ -27,6 +27,7 @@ recorded, or on any difference under ``strict``.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import html
 import json
 import os
@@ -170,7 +171,10 @@ def run_specs(study: StudyConfig, records: list[dict], manifests: dict[str, dict
               notes: list[str]) -> list[RunSpec]:
     """The runs to redo: today's expansion of the study, with each run's committed parameters
     (from its manifest) where recorded. Differences between the two are noted."""
-    expanded = {str(r.rel_dir): r for r in expand_study(study)}
+    # the study file as last summarised may name fewer seeds than its committed runs have (a
+    # summary of a later --seeds call keeps the earlier runs): expand over every committed seed
+    seeds = sorted(set(study.seeds) | {int(r["seed"]) for r in records})
+    expanded = {str(r.rel_dir): r for r in expand_study(dataclasses.replace(study, seeds=seeds))}
     out = []
     for rec in records:
         rd = rel_dir(rec)

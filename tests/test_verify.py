@@ -193,3 +193,13 @@ def test_a_verify_json_becomes_a_section_of_the_study_readme(tmp_path):
     assert "differs: " in row and "`default/utd_mhad_22_5_0/seed0`" in row
     n = len(res.contrasts)
     assert f"{n - len(res.verdicts_changed)} of {n}" in row and "fffffff, 2026-12-07" in row
+
+
+def test_runs_of_seeds_the_last_summary_did_not_name_are_still_rerun():
+    # sweep_windows was last summarised with --seeds 1 2; its seed-0 runs are committed too
+    study, records, manifests = v.load_report(ROOT / "reports" / "sweep_windows")
+    assert 0 not in study.seeds
+    picked = v.select(records, ["windows=paper/utd_mhad_22_5_0/seed0"])
+    specs = v.run_specs(study, picked, manifests, [])
+    assert [str(s.rel_dir) for s in specs] == ["windows=paper/utd_mhad_22_5_0/seed0"]
+    assert specs[0].seed == 0 and specs[0].config["seed"] == 0
