@@ -183,14 +183,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"summary written to {out}")
         elif args.cmd == "verify":
             from neuron.io import write_json
+            from neuron.manifest import git_commit
             from neuron.verify import verify, verify_provenance
 
-            started = time.time()
+            started, commit = time.time(), git_commit()
             status, res, text = verify(args.report, runs=args.runs, strict=args.strict,
                                        workdir=args.workdir, cache=args.cache)
             print(text)
             if args.json:
-                write_json(args.json, {**res.to_dict(), **verify_provenance(sys.argv[1:] if argv is None else argv, started, status)})
+                given = sys.argv[1:] if argv is None else argv
+                write_json(args.json, {**res.to_dict(), **verify_provenance(given, started, status, commit)})
             return status
         elif args.cmd == "validate":
             for f in args.files:

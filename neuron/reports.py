@@ -589,10 +589,6 @@ def render_study_block(folder: Path) -> Callable[[str, list[str]], str]:
     return render
 
 
-def _ci(lo: float, hi: float) -> str:
-    return f"[{lo:+.1f}, {hi:+.1f}]"
-
-
 def portable_command(command: str, study: str | None = None) -> str:
     """``command`` without this machine's folders: the values of ``--workdir`` and ``--cache``
     become ``<work folder>`` and ``<shared cache>``; with ``study``, the ``--json`` file becomes
@@ -637,7 +633,7 @@ def verify_md(folder: str | os.PathLike) -> str:
             lines += ["", "Differences beyond the interval (rerun − committed, points):"]
             lines += [f"- {d['point']} {sm.METHOD_NAMES.get(d['method'], d['method'])} "
                       f"{d['protocol']}/{d['metric']}: {d['committed']:.1f} → {d['rerun']:.1f} "
-                      f"({d['diff']:+.1f} {_ci(*d['ci'])})" for d in excl]
+                      f"({diff_text({'diff': d['diff'], 'diff_ci': d['ci']}, d['metric'])})" for d in excl]
     notes = v.get("notes") or []
     if notes:
         lines += ["", "Notes of the verification: " + "; ".join(str(n) for n in notes) + "."]
@@ -649,9 +645,10 @@ def verify_md(folder: str | os.PathLike) -> str:
                   "| point | method | metric | committed Δ | rerun Δ |", "|---|---|---|---|---|"]
         for c in con:
             metric = "ZSL top-1" if c["metric"] == "zsl_top1" else "GZSL H" if c["metric"] == "gzsl_h" else c["metric"]
+            cells = [diff_text({"diff": c[side], "diff_ci": c[side + "_ci"],
+                                "verdict": c[side + "_verdict"]}, metric) for side in ("committed", "rerun")]
             lines.append(f"| `{c['point']}` | {sm.METHOD_NAMES.get(c['method'], c['method'])} | {metric} | "
-                         f"{c['committed']:+.1f} {_ci(*c['committed_ci'])} {c['committed_verdict']} | "
-                         f"{c['rerun']:+.1f} {_ci(*c['rerun_ci'])} {c['rerun_verdict']} |")
+                         f"{cells[0]} | {cells[1]} |")
         lines += ["", f"Verdicts unchanged: {len(con) - len(changed)} of {len(con)}"
                   + ("." if not changed else "; changed: " + ", ".join(
                       f"{sm.METHOD_NAMES.get(c['method'], c['method'])} {c['metric']} at `{c['point']}` "

@@ -41,11 +41,12 @@ from typing import Any
 
 from neuron.config import StudyConfig, from_dict, load_run_config, to_dict
 from neuron.errors import ConfigError, NeuronError
-from neuron.manifest import git_commit, machine, params_diff, read_report_manifests, report_entry
+from neuron.manifest import machine, params_diff, read_report_manifests, report_entry
 from neuron.pipeline import STAGES, RunSpec, expand_study, run_rel_dir, run_stages
 from neuron.stats import BOOT_METRICS, bootstrap_compare, outcome_metrics
 from neuron.reports import portable_command
 from neuron.study import collect_outcomes
+from neuron.summary import relative_verdict
 
 #: Manifest fields compared as the environment of a run (``numerics.*`` are the ones CPU results
 #: depend on; packages are listed when they differ).
@@ -231,6 +232,13 @@ def rerun(specs: list[RunSpec], workdir: Path, log_output: bool = False,
 
 
 # --------------------------------------------------------------------------- comparison
+def side_runs(pairs: list[tuple[dict, dict]], side: int, method: str) -> list[dict]:
+    """The runs of one side (0 committed, 1 rerun) of ``(committed, rerun)`` outcome-record
+    pairs for ``method``, in the form :func:`neuron.stats.bootstrap_compare` takes."""
+    return [{"split": p[side]["split"], "seed": p[side]["seed"], "labels": p[side]["labels"],
+             "unseen": p[side]["unseen"], "outcome": p[side]["methods"][method]} for p in pairs]
+
+
 def _numerics(entry: dict) -> dict:
     """The numerics of a report entry; older manifests without ``numerics`` give what they hold
     (torch version, thread count, precision)."""
@@ -322,9 +330,7 @@ def compare(committed: list[dict], committed_manifests: dict[str, dict], rerun_r
                     continue
 
                 def runs(side: int) -> list[dict]:
-                    return [{"split": p[side]["split"], "seed": p[side]["seed"],
-                             "labels": p[side]["labels"], "unseen": p[side]["unseen"],
-                             "outcome": p[side]["methods"][method]} for p in pairs]
+                    return side_runs(pairs, side, method)
 
                 old_m = [outcome_metrics(r["labels"], r["unseen"], r["outcome"], protocol) for r in runs(0)]
                 new_m = [outcome_metrics(r["labels"], r["unseen"], r["outcome"], protocol) for r in runs(1)]
@@ -379,11 +385,8 @@ def contrasts(committed: list[dict], rerun_records: list[dict], protocol: str = 
             continue
         per_side = []
         for side in (0, 1):
-            def runs(method: str, side: int = side) -> list[dict]:
-                return [{"split": p[side]["split"], "seed": p[side]["seed"],
-                         "labels": p[side]["labels"], "unseen": p[side]["unseen"],
-                         "outcome": p[side]["methods"][method]} for p in pairs]
-            per_side.append({m: bootstrap_compare(runs(m), runs(CONTRAST_REFERENCE),
+            per_side.append({m: bootstrap_compare(side_runs(pairs, side, m),
+                                                  side_runs(pairs, side, CONTRAST_REFERENCE),
                                                   protocol=protocol, n_boot=n_boot, seed=seed,
                                                   names=(m, CONTRAST_REFERENCE))["metrics"]
                              for m in methods if m != CONTRAST_REFERENCE
@@ -393,11 +396,9 @@ def contrasts(committed: list[dict], rerun_records: list[dict], protocol: str = 
                 row = {"point": point, "method": method, "metric": k}
                 for name, side in (("committed", per_side[0]), ("rerun", per_side[1])):
                     m = side[method][k]
-                    lo, hi = m["diff_ci"]
                     row[name] = m["diff"]
-                    row[name + "_ci"] = [lo, hi]
-                    row[name + "_verdict"] = ("no difference" if lo <= 0.0 <= hi
-                                              else "better" if lo > 0 else "worse")
+                    row[name + "_ci"] = list(m["diff_ci"])
+                    row[name + "_verdict"] = relative_verdict(m["verdict"], method)
                 out.append(row)
     return out
 
@@ -471,16 +472,17 @@ def verify(report: str | Path, runs: list[str] | None = None, strict: bool = Fal
     return res.exit_status(strict), res, format_result(res, study.name, strict)
 
 
-def verify_provenance(argv: list[str], started: float, status: int) -> dict:
+def verify_provenance(argv: list[str], started: float, status: int, commit: str) -> dict:
     """Where a verification was made, for its JSON record (``--json``): the command as typed
-    (``python -m neuron`` + ``argv``, this machine's folders replaced: :func:`portable_command`), UTC date, the commit verified (:func:`git_commit`), the
+    (``python -m neuron`` + ``argv``, this machine's folders replaced: :func:`portable_command`),
+    UTC date, the commit verified (``commit``, :func:`neuron.manifest.git_commit` taken before the rerun), the
     machine (:func:`neuron.manifest.machine`), wall time in seconds since ``started`` (a
     ``time.time()`` value) and the exit status."""
     return {"command": portable_command("python -m neuron " + " ".join(str(a) for a in argv)),
             "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "commit": git_commit(), "machine": machine(),
+            "commit": commit, "machine": machine(),
             "seconds": round(time.time() - started, 1), "exit_status": int(status)}
 
 
 __all__ = ["VerifyResult", "load_report", "select", "run_specs", "rerun", "environment_causes",
-           "compare", "contrasts", "format_result", "verify", "verify_provenance"]
+           "compare", "contrasts", "side_runs", "format_result", "verify", "verify_provenance"]

@@ -123,6 +123,11 @@ def test_verify_reruns_the_smoke_study(smoke_study, tmp_path, monkeypatch, capsy
     assert "default/utd_mhad_smoke_0/seed0: differs" in out and "a change of the numerics" in out
     res = json.loads((tmp_path / "v.json").read_text())
     assert not res["reproduced"] and res["differences"] and not res["env_differs"]
+    # provenance: the command without this machine's folders, the commit taken before the rerun
+    assert res["command"].startswith("python -m neuron verify ") and "--workdir <work folder>" in res["command"]
+    assert str(tmp_path / "work") not in res["command"] and res["exit_status"] == 1
+    assert res["commit"] == v.report_entry(json.loads(next((tmp_path / "work" / "runs").rglob(
+        "manifest.json")).read_text()))["git_commit"] and res["seconds"] > 0
     # the rerun against the untouched report: identical
     _, committed, manifests = v.load_report(report)
     from neuron.study import collect_outcomes
