@@ -592,9 +592,10 @@ def render_study_block(folder: Path) -> Callable[[str, list[str]], str]:
 def portable_command(command: str, study: str | None = None) -> str:
     """``command`` without this machine's folders: the values of ``--workdir`` and ``--cache``
     become ``<work folder>`` and ``<shared cache>``; with ``study``, the ``--json`` file becomes
-    ``reports/<study>/verify.json`` (where the study's README reads it)."""
-    out = re.sub(r"(--workdir)\s+\S+", r"\1 <work folder>", command)
-    out = re.sub(r"(--cache)\s+\S+", r"\1 <shared cache>", out)
+    ``reports/<study>/verify.json`` (where the study's README reads it). Idempotent: a value
+    already replaced is kept."""
+    out = re.sub(r"(--workdir)\s+(?!<work folder>)\S+", r"\1 <work folder>", command)
+    out = re.sub(r"(--cache)\s+(?!<shared cache>)\S+", r"\1 <shared cache>", out)
     if study:
         out = re.sub(r"(--json)\s+\S+", rf"\1 reports/{study}/verify.json", out)
     return out

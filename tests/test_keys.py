@@ -8,9 +8,10 @@ import pytest
 
 from key_cases import GOLDEN, representative_configs, stand_ins
 from neuron import keys
-from neuron.config import load_run_config, to_dict
+from neuron.config import load_run_config, load_study_config, to_dict
 from neuron.errors import ConfigError
 from neuron.io import sha256_obj
+from neuron.pipeline import expand_study
 
 
 def keys_of(cfg) -> dict:
@@ -86,3 +87,32 @@ def test_late_options_are_left_out_only_at_their_former_value():
     assert keys.key_params("neuron", {"fusion": "mean_log_softmax"}, "weights") == {"fusion": "sum_softmax"}
     with pytest.raises(ValueError, match="unknown key"):
         keys.key_params("neuron", {}, "no_such_key")
+
+
+ALL_METHODS = ["neuron", "baseline", "smie", "sadvae", "star"]
+
+
+@pytest.mark.parametrize("peers, reference, point, methods", [
+    ("peers_kinder_gator", "kinder_gator_paper", "class_names", ALL_METHODS),
+    ("peers_utd_mhad", "utd_mhad_paper", None, ALL_METHODS),
+    ("peers_nw_ucla", "nw_ucla", None, ALL_METHODS),
+    ("peers_utd_mhad_quick", "utd_mhad_paper", None, ALL_METHODS),
+    ("peers_small_data", "utd_mhad_paper", None, ALL_METHODS[:4]),
+])
+def test_peer_comparisons_use_the_reference_studies_encoders(peers, reference, point, methods):
+    """The peer comparison studies train their heads on the same frozen features as the Neuron
+    studies they stand beside: every run's data and encoder stage keys equal the reference run's
+    (same split, index and seed), while the neuron stage (which trains the peers) differs."""
+    root = Path(__file__).resolve().parents[1] / "params" / "studies"
+
+    def runs(name, only=None):
+        return {(s.split, s.index, s.seed): s.config for s in expand_study(load_study_config(root / f"{name}.yaml"))
+                if only is None or s.point == only}
+
+    ours, ref = runs(peers), runs(reference, point)
+    assert ours and set(ours) <= set(ref), f"{peers}: runs outside {reference}"
+    for run, cfg in ours.items():
+        for stage in ("data", "encoder"):
+            assert keys.stage_key(stage, cfg) == keys.stage_key(stage, ref[run]), (peers, run, stage)
+        assert keys.stage_key("neuron", cfg) != keys.stage_key("neuron", ref[run])
+        assert cfg["methods"] == methods

@@ -9,8 +9,8 @@ import nbformat
 import pytest
 
 from conftest import ROOT
-from neuron.reports import (MAIN_STUDY, README_HEADLINES, find_absolute_paths, refresh_study_readme,
-                            render_readme_block, render_study_block, replace_blocks, run_counts,
+from neuron.reports import (MAIN_STUDY, README_HEADLINES, find_absolute_paths, portable_command,
+                            refresh_study_readme, render_readme_block, render_study_block, replace_blocks, run_counts,
                             scrub_reports, scrub_text, study_facts, write_index, write_reports_readme)
 
 REPORTS = ROOT / "reports"
@@ -215,3 +215,14 @@ def test_study_readme_regeneration_keeps_prose(tmp_path):
 def test_unbalanced_markers_are_an_error():
     with pytest.raises(ValueError, match="unbalanced"):
         replace_blocks("<!-- results:table -->\nno end", lambda name, args: "")
+
+
+def test_portable_command_replaces_machine_folders_once():
+    """The verify command's folders become placeholders, and a command already made portable
+    (as ``verify --json`` writes it) stays as it is when made portable again."""
+    raw = ("python -m neuron verify reports/s --runs a/b/seed0 --workdir /scratch/w --cache /scratch/c "
+           "--json /tmp/s.json")
+    once = portable_command(raw, "s")
+    assert once == ("python -m neuron verify reports/s --runs a/b/seed0 --workdir <work folder> "
+                    "--cache <shared cache> --json reports/s/verify.json")
+    assert portable_command(once, "s") == once
