@@ -603,7 +603,8 @@ def portable_command(command: str, study: str | None = None) -> str:
 
 def verify_md(folder: str | os.PathLike) -> str:
     """Markdown of ``<folder>/verify.json`` (written by ``python -m neuron verify ... --json``):
-    the command, commit, date and machine; reproduced or not; the causes the manifests show; the
+    the command, commit, date and machine; reproduced or not (per run when several were
+    verified); the causes the manifests show; the
     largest rerun - committed differences with their paired intervals; and each method's
     difference to the baseline at the verified runs, committed and rerun, with its verdict
     (whether the study's conclusion holds there). "not verified yet" without the file."""
@@ -616,6 +617,9 @@ def verify_md(folder: str | os.PathLike) -> str:
     runs = ", ".join(f"`{r}`" for r in v.get("runs") or {})
     lines = ["", f"`{portable_command(v.get('command', ''), folder.name)}` (commit {str(v.get('commit', '?'))[:7]}, "
                  f"{v.get('date', '?')}, {v.get('machine', '?')}; {minutes:.0f} min). Run: {runs}.", ""]
+    per_run = v.get("runs") or {}
+    if len(per_run) > 1:
+        lines += ["Per run: " + "; ".join(f"`{r}` {status}" for r, status in per_run.items()) + ".", ""]
     if v.get("reproduced"):
         lines.append("**Reproduced**: identical per-sample predictions of every method under both protocols.")
     else:
@@ -624,7 +628,8 @@ def verify_md(folder: str | os.PathLike) -> str:
         causes = sorted({f"{f} ({a} → {b})" if f != "git_commit" else
                          f"commit ({str(a)[:7]} → {str(b)[:7]})"
                          for c in (v.get("causes") or {}).values() for f, a, b in c})
-        lines.append(f"**Differs** from the committed run: {len(diffs)} metric values of rerun and "
+        lines.append(f"**Differs** from the committed run{'s' if len(per_run) > 1 else ''}: "
+                     f"{len(diffs)} metric values of rerun and "
                      f"committed differ; {len(excl)} of them with a paired 95 % interval that "
                      "excludes 0. Causes the manifests show: "
                      + ("; ".join(causes) if causes else "none recorded")
@@ -817,7 +822,8 @@ def reproduced_md(root: Path) -> str:
 def verified_md(root: Path, prefix: str = "reports/") -> str:
     """The README's "Does each study reproduce?" table: per committed study with a
     ``verify.json`` (:func:`verify_md`; links start with ``prefix``), the verified run, reproduced or differs (with how many
-    rerun - committed differences have an interval excluding 0), and how many of the run's
+    rerun - committed differences have an interval excluding 0, and with several runs how many
+    of them reproduced), and how many of the run's
     method-vs-baseline verdicts hold on today's code; studies without one say "not verified"."""
     rows = []
     for folder in sorted(p.parent for p in root.glob("*/results.json")):
@@ -828,8 +834,11 @@ def verified_md(root: Path, prefix: str = "reports/") -> str:
             continue
         diffs = v.get("differences") or []
         excl = sum(1 for d in diffs if d.get("ci") and not (d["ci"][0] <= 0.0 <= d["ci"][1]))
+        per_run = list((v.get("runs") or {}).values())
         status = ("reproduced (identical predictions)" if v.get("reproduced") else
-                  f"differs: {len(diffs)} values, {excl} beyond their 95 % interval")
+                  f"differs: {len(diffs)} values, {excl} beyond their 95 % interval"
+                  + (f" ({per_run.count('reproduced')} of {len(per_run)} runs reproduced)"
+                     if len(per_run) > 1 else ""))
         con = v.get("contrasts") or []
         held = (f"{len(con) - len(v.get('verdicts_changed') or [])} of {len(con)}" if con else "–")
         rows.append([link, ", ".join(f"`{r}`" for r in v.get("runs") or {}), status, held,

@@ -198,6 +198,15 @@ def test_a_verify_json_becomes_a_section_of_the_study_readme(tmp_path):
     assert "differs: " in row and "`default/utd_mhad_22_5_0/seed0`" in row
     n = len(res.contrasts)
     assert f"{n - len(res.verdicts_changed)} of {n}" in row and "fffffff, 2026-12-07" in row
+    # several verified runs: each run's status in the section, the count in the table
+    data = json.loads((folder / "verify.json").read_text())
+    data["runs"] = {"default/utd_mhad_22_5_0/seed0": "reproduced", "default/utd_mhad_17_10_0/seed0": "differs"}
+    write_json(folder / "verify.json", data)
+    block = refresh_study_readme(folder).read_text().split("<!-- results:verify -->")[1]
+    assert ("Per run: `default/utd_mhad_22_5_0/seed0` reproduced; `default/utd_mhad_17_10_0/seed0` differs."
+            in block) and "**Differs** from the committed runs:" in block
+    row = next(line for line in verified_md(tmp_path, prefix="").splitlines() if "utd_mhad_quick" in line)
+    assert "(1 of 2 runs reproduced)" in row
 
 
 def test_runs_of_seeds_the_last_summary_did_not_name_are_still_rerun():
