@@ -160,7 +160,8 @@ def test_committed_reports_readme_is_generated():
         assert ("not verified" in line) != v.exists(), name
         if v.exists():
             rec = json.loads(v.read_text())
-            assert ("reproduced" in line) == bool(rec["reproduced"]), name
+            assert ("| reproduced (identical predictions) |" in line) == bool(rec["reproduced"]), name
+            assert ("| differs: " in line) != bool(rec["reproduced"]), name
 
 
 def _block(text, name):
