@@ -601,6 +601,11 @@ def portable_command(command: str, study: str | None = None) -> str:
     return out
 
 
+def _beyond_interval(differences: list[dict]) -> list[dict]:
+    """The rerun - committed differences of a ``verify.json`` whose paired 95 % interval excludes 0."""
+    return [d for d in differences if d.get("ci") and not (d["ci"][0] <= 0.0 <= d["ci"][1])]
+
+
 def verify_md(folder: str | os.PathLike) -> str:
     """Markdown of ``<folder>/verify.json`` (written by ``python -m neuron verify ... --json``):
     the command, commit, date and machine; reproduced or not (per run when several were
@@ -614,17 +619,17 @@ def verify_md(folder: str | os.PathLike) -> str:
         return "\nNot verified on today's code yet (`python -m neuron verify reports/" \
                f"{folder.name} --runs <run> --json reports/{folder.name}/verify.json`).\n"
     minutes = float(v.get("seconds") or 0.0) / 60.0
-    runs = ", ".join(f"`{r}`" for r in v.get("runs") or {})
+    per_run = v.get("runs") or {}
+    runs = ", ".join(f"`{r}`" for r in per_run)
     lines = ["", f"`{portable_command(v.get('command', ''), folder.name)}` (commit {str(v.get('commit', '?'))[:7]}, "
                  f"{v.get('date', '?')}, {v.get('machine', '?')}; {minutes:.0f} min). Run: {runs}.", ""]
-    per_run = v.get("runs") or {}
     if len(per_run) > 1:
         lines += ["Per run: " + "; ".join(f"`{r}` {status}" for r, status in per_run.items()) + ".", ""]
     if v.get("reproduced"):
         lines.append("**Reproduced**: identical per-sample predictions of every method under both protocols.")
     else:
         diffs = v.get("differences") or []
-        excl = [d for d in diffs if d.get("ci") and not (d["ci"][0] <= 0.0 <= d["ci"][1])]
+        excl = _beyond_interval(diffs)
         causes = sorted({f"{f} ({a} → {b})" if f != "git_commit" else
                          f"commit ({str(a)[:7]} → {str(b)[:7]})"
                          for c in (v.get("causes") or {}).values() for f, a, b in c})
@@ -833,10 +838,9 @@ def verified_md(root: Path, prefix: str = "reports/") -> str:
             rows.append([f"[`{folder.name}`]({prefix}{folder.name}/README.md)", "–", "not verified", "–", "–"])
             continue
         diffs = v.get("differences") or []
-        excl = sum(1 for d in diffs if d.get("ci") and not (d["ci"][0] <= 0.0 <= d["ci"][1]))
         per_run = list((v.get("runs") or {}).values())
         status = ("reproduced (identical predictions)" if v.get("reproduced") else
-                  f"differs: {len(diffs)} values, {excl} beyond their 95 % interval"
+                  f"differs: {len(diffs)} values, {len(_beyond_interval(diffs))} beyond their 95 % interval"
                   + (f" ({per_run.count('reproduced')} of {len(per_run)} runs reproduced)"
                      if len(per_run) > 1 else ""))
         con = v.get("contrasts") or []

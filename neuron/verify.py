@@ -328,14 +328,11 @@ def compare(committed: list[dict], committed_manifests: dict[str, dict], rerun_r
                 if not all(protocol in o["methods"][method] and protocol in n["methods"][method]
                            for o, n in pairs):
                     continue
-
-                def runs(side: int) -> list[dict]:
-                    return side_runs(pairs, side, method)
-
-                old_m = [outcome_metrics(r["labels"], r["unseen"], r["outcome"], protocol) for r in runs(0)]
-                new_m = [outcome_metrics(r["labels"], r["unseen"], r["outcome"], protocol) for r in runs(1)]
+                old_runs, new_runs = side_runs(pairs, 0, method), side_runs(pairs, 1, method)
+                old_m = [outcome_metrics(r["labels"], r["unseen"], r["outcome"], protocol) for r in old_runs]
+                new_m = [outcome_metrics(r["labels"], r["unseen"], r["outcome"], protocol) for r in new_runs]
                 try:
-                    boot = bootstrap_compare(runs(1), runs(0), protocol=protocol, n_boot=n_boot,
+                    boot = bootstrap_compare(new_runs, old_runs, protocol=protocol, n_boot=n_boot,
                                              seed=seed, names=("rerun", "committed"))["metrics"]
                 except ValueError as e:  # other test samples: no paired interval
                     boot = None

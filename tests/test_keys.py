@@ -8,7 +8,7 @@ import pytest
 
 from key_cases import GOLDEN, representative_configs, stand_ins
 from neuron import keys
-from neuron.config import load_run_config, load_study_config, to_dict
+from neuron.config import KNOWN_METHODS, load_run_config, load_study_config, to_dict
 from neuron.errors import ConfigError
 from neuron.io import sha256_obj
 from neuron.pipeline import expand_study
@@ -89,7 +89,7 @@ def test_late_options_are_left_out_only_at_their_former_value():
         keys.key_params("neuron", {}, "no_such_key")
 
 
-ALL_METHODS = ["neuron", "baseline", "smie", "sadvae", "star"]
+ALL_METHODS = list(KNOWN_METHODS)
 
 
 @pytest.mark.parametrize("peers, reference, point, methods", [

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import ROOT
 from neuron.reports import (MAIN_STUDY, README_HEADLINES, find_absolute_paths, portable_command,
-                            refresh_study_readme, render_readme_block, render_study_block, replace_blocks, run_counts,
-                            scrub_reports, scrub_text, study_facts, write_index, write_reports_readme)
+                            refresh_study_readme, render_readme_block, render_study_block, replace_blocks,
+                            run_counts, scrub_reports, scrub_text, study_facts, write_index, write_reports_readme)
 
 REPORTS = ROOT / "reports"
 
