@@ -4,6 +4,7 @@
     python benchmarks/run.py --profile [--quick] [--threads N]   # top operators of a training step
     python benchmarks/run.py --ab --threads 1 --ref REV          # one-process A/B of REV's encoder vs the current
     python benchmarks/run.py --memory                           # encoder-training peak RSS, four allocator settings
+    python benchmarks/run.py --star --threads 1                 # STAR training step: factored vs official order
     python benchmarks/run.py --quick --compare-allocators       # encoder rows under glibc malloc and tcmalloc
 
 Prints a table and writes JSON (``benchmarks/results.json`` and ``benchmarks/results-<date>.json``).
@@ -60,6 +61,7 @@ from benchmarks.allocators import compare_allocators, ensure_allocator  # noqa: 
 from benchmarks.e2e import run_e2e_only  # noqa: E402
 from benchmarks.memory import memory_child, run_memory  # noqa: E402
 from benchmarks.profiling import run_profile  # noqa: E402
+from benchmarks.star import run_star  # noqa: E402
 from benchmarks.table import run_table  # noqa: E402
 from benchmarks.timing import load_avg  # noqa: E402
 from neuron.allocator import current_allocator  # noqa: E402
@@ -83,6 +85,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ab-rounds", type=int, default=2, help="alternating rounds of --ab (default 2)")
     ap.add_argument("--memory", action="store_true",
                     help="only the encoder-training memory measurement (peak RSS, 8 steps, four allocator settings)")
+    ap.add_argument("--star", action="store_true",
+                    help="only the STAR peer's training step, factored vs official order (benchmarks/star.py)")
     ap.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--trim", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--allocator", choices=("auto", "tcmalloc", "system"), default="auto",
@@ -117,6 +121,8 @@ def main(argv=None) -> int:
         return 0
     if args.memory:
         return run_memory()
+    if args.star:
+        return run_star()
     if args.ab:
         return run_ab(args.ref, args.ab_batch, args.ab_rounds)
     if args.profile:

@@ -174,13 +174,56 @@ class STAR(nn.Module):
         if c != self.feat_dim:
             raise ConfigError(f"STAR: f_s must be (N, {self.feat_dim}, V), got {tuple(f_s.shape)}")
         self.resolve_parts(v)
+        return torch.stack([self._part_semantic(i, f_s[:, :, joints].permute(0, 2, 1))
+                            for i, joints in enumerate(self.parts)], 1)
+
+    def _part_semantic(self, i: int, tokens: Tensor) -> Tensor:
+        """Part ``i``'s semantic vector ``(N, P)`` from its joint tokens ``(N, J, F)``, factored.
+
+        The same function of the same parameters as :meth:`part_semantics_reference` (the
+        official order: attention over the tokens, ``Linear - ReLU - Linear``, bilinear form), in
+        an order that never forms a batch-dependent ``(N, P, E)`` product with an ``(E, E)``
+        matrix: the prompts' query projection does not depend on the sample (done once); the
+        attention output is a mix of the part's J value vectors, so the output projection and the
+        first ``Linear`` are applied to the J * heads value vectors before the mix; the second
+        ``Linear`` and the bilinear form fold into one ``(P, E)`` matrix ``Q_i W_i W_2``. Floating-
+        point results differ from the reference by rounding only (tests/test_peers.py); the
+        matrix products per part and sample drop from about ``4 P E^2`` to ``J (1 + heads) E^2``
+        (``benchmarks/star.py``).
+        """
+        attn, aug = self.attn[i], self.aug[i]
+        n, j, _ = tokens.shape
+        heads = attn.num_heads
+        e = self.text_dim
+        d = e // heads
+        if attn._qkv_same_embed_dim:
+            wq, wk, wv = attn.in_proj_weight.chunk(3)
+        else:
+            wq, wk, wv = attn.q_proj_weight, attn.k_proj_weight, attn.v_proj_weight
+        bq, bk, bv = attn.in_proj_bias.chunk(3)
+        prompts = self.prompts[i]
+        q = F.linear(prompts, wq, bq).view(-1, heads, d) * d ** -0.5            # (P, H, d)
+        k = F.linear(tokens, wk, bk).view(n, j, heads, d)                       # (N, J, H, d)
+        w = torch.softmax(torch.einsum("phd,njhd->nphj", q, k), dim=-1)         # (N, P, H, J)
+        v = F.linear(tokens, wv, bv).view(n, j, heads, d)
+        lin1, lin2 = aug[0], aug[2]
+        u = torch.einsum("njhd,ehd->nhje", v, attn.out_proj.weight.view(e, heads, d))
+        u = F.linear(u, lin1.weight)                                            # (N, H, J, E)
+        hidden = torch.relu(torch.bmm(w.reshape(n, -1, heads * j), u.reshape(n, heads * j, e))
+                            + F.linear(attn.out_proj.bias, lin1.weight, lin1.bias))  # (N, P, E)
+        qw = prompts @ self.bilinear[i]                                          # (P, E)
+        return (hidden * (qw @ lin2.weight)).sum(-1) + qw @ lin2.bias
+
+    def part_semantics_reference(self, f_s: Tensor) -> Tensor:
+        """:meth:`part_semantics` computed in the official order with the modules (slow; for tests
+        and ``benchmarks/star.py``): ``s_i = Q_i W_i Linear-ReLU-Linear(MHA(Q_i, tokens, tokens))``."""
+        n = f_s.shape[0]
+        self.resolve_parts(f_s.shape[-1])
         out = []
         for i, joints in enumerate(self.parts):
             tokens = f_s[:, :, joints].permute(0, 2, 1)
-            q = self.prompts[i].unsqueeze(0).expand(n, -1, -1)
-            a, _ = self.attn[i](q, tokens, tokens)
-            a = self.aug[i](a)
-            out.append(torch.einsum("pe,ef,npf->np", self.prompts[i], self.bilinear[i], a))
+            a, _ = self.attn[i](self.prompts[i].unsqueeze(0).expand(n, -1, -1), tokens, tokens)
+            out.append(torch.einsum("pe,ef,npf->np", self.prompts[i], self.bilinear[i], self.aug[i](a)))
         return torch.stack(out, 1)
 
     @staticmethod
