@@ -727,11 +727,10 @@ def refresh_study_readme(folder: str | os.PathLike) -> Path:
 #: outcomes (:func:`_compare`).
 README_HEADLINES: dict[str, list[tuple]] = {
     "peers": [
-        ("peers_utd_mhad_quick", None, "default", "baseline", "baseline", None),
-        ("peers_utd_mhad_quick", None, "default", "neuron", "Neuron as published", ("default", "baseline")),
-        ("peers_utd_mhad_quick", None, "default", "smie", "SMIE (paper recipe)", ("default", "baseline")),
-        ("peers_utd_mhad_quick", None, "default", "sadvae", "SA-DVAE (paper recipe)", ("default", "baseline")),
-        ("peers_utd_mhad_quick", None, "default", "star", "STAR (paper recipe)", ("default", "baseline")),
+        ("peers_utd_mhad", fam, "default", m, label, None if m == "baseline" else ("default", "baseline"))
+        for fam in ("utd_mhad_22_5", "utd_mhad_17_10")
+        for m, label in (("baseline", "baseline"), ("neuron", "Neuron as published"), ("smie", "SMIE (paper recipe)"),
+                         ("sadvae", "SA-DVAE (paper recipe)"), ("star", "STAR (paper recipe)"))
     ],
     "utd_mhad": [
         ("utd_mhad_paper", "utd_mhad_22_5", "default", "baseline", "baseline", None),
@@ -774,8 +773,8 @@ RUN_HERE = (("UTD-MHAD (main job)", "cross-subject, 22/5 #0, seed 0, one thread"
              "kinder_gator_cross_age"),
             ("NW-UCLA", "cross-view, 8/2 (3 splits), seed 0", "nw_ucla"),
             ("Penn Action (2D keypoints)", "official train/test, 12/3 (5 splits), seeds 0-2", "penn_action"),
-            ("UTD-MHAD: SMIE, SA-DVAE, STAR beside Neuron", "22/5 #0, seed 0 (the main job's run)",
-             "peers_utd_mhad_quick"))
+            ("UTD-MHAD: SMIE, SA-DVAE, STAR beside Neuron", "cross-subject, 22/5 and 17/10 (5 splits each), "
+             "seeds 0-2", "peers_utd_mhad"))
 
 
 def headline_md(root: Path, dataset: str) -> str:
