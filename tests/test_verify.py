@@ -209,10 +209,16 @@ def test_a_verify_json_becomes_a_section_of_the_study_readme(tmp_path):
     assert "(1 of 2 runs reproduced)" in row
 
 
-def test_runs_of_seeds_the_last_summary_did_not_name_are_still_rerun():
-    # sweep_windows was last summarised with --seeds 1 2; its seed-0 runs are committed too
-    study, records, manifests = v.load_report(ROOT / "reports" / "sweep_windows")
-    assert 0 not in study.seeds
+def test_runs_of_seeds_the_last_summary_did_not_name_are_still_rerun(tmp_path):
+    # a report last summarised with --seeds 1 2 (its study.json names those seeds only) whose
+    # seed-0 runs are committed too, as `summarise` keeps them: made from sweep_windows' report
+    folder = tmp_path / "sweep_windows"
+    shutil.copytree(ROOT / "reports" / "sweep_windows", folder)
+    meta = json.loads((folder / "study.json").read_text())
+    meta["config"]["seeds"] = [1, 2]
+    (folder / "study.json").write_text(json.dumps(meta))
+    study, records, manifests = v.load_report(folder)
+    assert 0 not in study.seeds and any(r["seed"] == 0 for r in records)
     picked = v.select(records, ["windows=paper/utd_mhad_22_5_0/seed0"])
     specs = v.run_specs(study, picked, manifests, [])
     assert [str(s.rel_dir) for s in specs] == ["windows=paper/utd_mhad_22_5_0/seed0"]
